@@ -1,0 +1,79 @@
+"""Project settings: `params.yaml` (every number a user tunes) and the data contract `schema.yaml`."""
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+PARAMS_FILE = Path("params.yaml")
+SCHEMA_FILE = Path("schema.yaml")
+REPORTS_DIR = Path("reports")
+MODEL_FILE = Path("models/model.joblib")
+RUN_FILE = Path("models/run.json")
+PREPARED_DIR = Path("data/prepared")
+DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
+
+
+class CliError(Exception):
+    """A failure the user can fix; its text is the one-paragraph reason the CLI prints."""
+
+
+@dataclass(frozen=True)
+class Columns:
+    target: str
+    positive_class: str
+    numeric: list
+    categorical: list
+    sensitive: list
+    ignore: list
+
+    @property
+    def features(self):
+        return [*self.numeric, *self.categorical]
+
+
+def load_params(path=PARAMS_FILE):
+    if not Path(path).exists():
+        raise CliError(f"{path} is missing: run the command from the project root.")
+    with open(path) as handle:
+        return yaml.safe_load(handle)
+
+
+def columns(params):
+    spec = params["columns"]
+    if not spec.get("numeric") and not spec.get("categorical"):
+        raise CliError(
+            "params.yaml lists no feature columns: put your CSV at data/raw/dataset.csv and "
+            "run `make schema` to write the columns and the data contract."
+        )
+    return Columns(
+        target=spec["target"],
+        positive_class=str(spec["positive_class"]),
+        numeric=list(spec.get("numeric") or []),
+        categorical=list(spec.get("categorical") or []),
+        sensitive=list(spec.get("sensitive") or []),
+        ignore=list(spec.get("ignore") or []),
+    )
+
+
+def load_schema(path=SCHEMA_FILE):
+    if not Path(path).exists():
+        raise CliError(
+            f"{path} is missing: run `make schema` to infer the data contract from "
+            "data/raw/dataset.csv, review it and commit it."
+        )
+    with open(path) as handle:
+        return yaml.safe_load(handle)
+
+
+def params_hash(params):
+    """Stable hash of the parameters, stored as a lineage tag on every model version."""
+    canonical = json.dumps(params, sort_keys=True, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def tracking_uri():
+    return os.environ.get("MLFLOW_TRACKING_URI", DEFAULT_TRACKING_URI)
