@@ -1,0 +1,48 @@
+"""The one entry point: `{{ cookiecutter.project }} VERB` or `python -m {{ cookiecutter.package }} VERB`.
+
+Each verb lives in its own module with `add_arguments(parser)` and `run(args)`; only the
+chosen module is imported, so a quick verb does not pay for MLflow's import time.
+"""
+
+import argparse
+import importlib
+import sys
+
+from .config import CliError
+
+PROG = {{ cookiecutter.project | tojson }}
+
+# verb -> (module, one-line help)
+VERBS = {
+    "validate-data": ("data", "check the data set against the contract in schema.yaml"),
+    "infer-schema": ("schema", "write schema.yaml and the params.yaml columns from your CSV"),
+    "train": ("train", "fit the pipeline on the training split and log it to MLflow"),
+    "evaluate": ("evaluate", "test metrics, fairness by group and every model gate"),
+    "register": ("registry", "register the evaluated model with its lineage tags"),
+}
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+    return parser, {
+        verb: verbs.add_parser(verb, help=text, description=text)
+        for verb, (_, text) in VERBS.items()
+    }
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser, subparsers = build_parser()
+    verb = next((word for word in argv if not word.startswith("-")), None)
+    module = None
+    if verb in VERBS:
+        module = importlib.import_module(f".{VERBS[verb][0]}", __package__)
+        module.add_arguments(subparsers[verb])
+    args = parser.parse_args(argv)
+    try:
+        module.run(args)
+    except CliError as error:
+        print(f"{PROG} {args.verb}: {error}", file=sys.stderr)
+        return 1
+    return 0

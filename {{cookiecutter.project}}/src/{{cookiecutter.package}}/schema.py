@@ -1,0 +1,126 @@
+"""`infer-schema`: read the user's CSV once and write the data contract and the column lists.
+
+The result is a proposal: the user reviews `schema.yaml` and `params.yaml`, then commits them.
+"""
+
+import re
+
+import pandas as pd
+import yaml
+
+from .config import PARAMS_FILE, SCHEMA_FILE, CliError, load_params
+from .data import read_csv
+from .reports import markdown_table, write_report
+
+
+def infer_contract(frame, target, sensitive, max_categories):
+    contract, kinds = {"min_rows": 100, "columns": {}}, {}
+    for name in frame.columns:
+        kind, spec = _infer_column(frame[name], name, target, sensitive, max_categories)
+        contract["columns"][name] = spec
+        kinds[name] = kind
+    return contract, kinds
+
+
+def _infer_column(series, name, target, sensitive, max_categories):
+    nullable = bool(series.isna().any())
+    values = series.dropna()
+    if name == target or name in sensitive:
+        allowed = sorted(values.astype(str).unique().tolist())
+        kind = "target" if name == target else "sensitive"
+        return kind, {"dtype": "str", "nullable": nullable and kind != "target", "allowed": allowed}
+    if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
+        if _looks_like_id(values, len(series)):
+            return "ignore", {"dtype": "int", "nullable": nullable, "unique": True}
+        integral = bool((values == values.round()).all()) and not nullable
+        low, high = values.min(), values.max()
+        spec = {"dtype": "int" if integral else "float", "nullable": nullable}
+        spec.update(min=_number(low, integral), max=_number(high, integral))
+        return "numeric", spec
+    text = values.astype(str)
+    if text.nunique() == len(series):
+        return "ignore", {"dtype": "str", "nullable": nullable, "unique": True}
+    if text.nunique() > max_categories:
+        return "ignore", {"dtype": "str", "nullable": nullable}
+    return "categorical", {
+        "dtype": "str",
+        "nullable": nullable,
+        "allowed": sorted(text.unique().tolist()),
+    }
+
+
+def _looks_like_id(values, rows):
+    integral = bool((values == values.round()).all())
+    return integral and values.nunique() == rows and values.is_monotonic_increasing
+
+
+def _number(value, integral):
+    return int(value) if integral else float(value)
+
+
+def column_lists(kinds, target, positive_class, sensitive):
+    return {
+        "target": target,
+        "positive_class": positive_class,
+        "numeric": [name for name, kind in kinds.items() if kind == "numeric"],
+        "categorical": [name for name, kind in kinds.items() if kind == "categorical"],
+        "sensitive": list(sensitive),
+        "ignore": [name for name, kind in kinds.items() if kind == "ignore"],
+    }
+
+
+def replace_columns_block(params_text, new_columns):
+    """Rewrite only the `columns:` block of params.yaml, keeping every comment elsewhere."""
+    block = yaml.safe_dump({"columns": new_columns}, sort_keys=False, default_flow_style=None)
+    pattern = re.compile(r"^columns:\n(?:(?:[ \t]+.*|[ \t]*)\n)*", re.MULTILINE)
+    if not pattern.search(params_text):
+        raise CliError("params.yaml has no top-level `columns:` block to update.")
+    return pattern.sub(lambda _: block + "\n", params_text, count=1)
+
+
+def infer_schema(args):
+    params = load_params()
+    spec = params["columns"]
+    target, sensitive = spec["target"], list(spec.get("sensitive") or [])
+    path = params["data"]["path"]
+    frame = read_csv(path)
+    _check_named_columns(frame, path, target, str(spec["positive_class"]), sensitive)
+    contract, kinds = infer_contract(frame, target, sensitive, params["data"]["max_categories"])
+    SCHEMA_FILE.write_text(_SCHEMA_HEADER + yaml.safe_dump(contract, sort_keys=False))
+    lists = column_lists(kinds, target, str(spec["positive_class"]), sensitive)
+    PARAMS_FILE.write_text(replace_columns_block(PARAMS_FILE.read_text(), lists))
+    result = {"data": path, "rows": len(frame), "columns": kinds}
+    rows = [(f"`{name}`", kind, contract["columns"][name]["dtype"]) for name, kind in kinds.items()]
+    markdown = "## Inferred schema\n\n" + markdown_table(["column", "kind", "type"], rows)
+    write_report("schema", result, markdown + "\n\nReview schema.yaml and params.yaml, then commit.")
+    print(f"Wrote {SCHEMA_FILE} and the columns of {PARAMS_FILE} from {path}: review, then commit.")
+
+
+def _check_named_columns(frame, path, target, positive_class, sensitive):
+    known = ", ".join(frame.columns)
+    for role, name in [("target", target)] + [("sensitive", name) for name in sensitive]:
+        if name not in frame.columns:
+            raise CliError(
+                f"The {role} column {name!r} (params.yaml, columns) is not in {path}; "
+                f"its columns are: {known}. Fix the name in params.yaml and run it again."
+            )
+    labels = sorted(frame[target].dropna().astype(str).unique())
+    if positive_class not in labels:
+        raise CliError(
+            f"The positive class {positive_class!r} (params.yaml, columns.positive_class) is not "
+            f"a value of {target!r}; its values are: {', '.join(labels)}."
+        )
+
+
+_SCHEMA_HEADER = """\
+# The data contract, checked by `validate-data` before anything trains.
+# Written by `infer-schema` from the data; review the ranges and allowed values,
+# tighten them where you know better, and commit this file.
+"""
+
+
+def add_arguments(parser):
+    del parser  # no options: the paths and columns come from params.yaml
+
+
+run = infer_schema

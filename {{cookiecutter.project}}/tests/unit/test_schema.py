@@ -1,0 +1,50 @@
+"""`infer-schema` on a small frame: ids, categories, numeric ranges, and a careful params edit."""
+
+import pandas as pd
+
+from {{ cookiecutter.package }}.schema import column_lists, infer_contract, replace_columns_block
+
+
+def small_frame():
+    return pd.DataFrame(
+        {
+            "id": [1, 2, 3, 4],
+            "plan": ["a", "b", "a", None],
+            "spend": [1.5, 2.0, None, 4.0],
+            "visits": [3, 0, 7, 1],
+            "label": ["y", "n", "y", "n"],
+            "group": ["x", "z", "x", "x"],
+        }
+    )
+
+
+def test_infers_kinds_types_and_ranges():
+    contract, kinds = infer_contract(small_frame(), "label", ["group"], max_categories=10)
+    assert kinds == {
+        "id": "ignore", "plan": "categorical", "spend": "numeric", "visits": "numeric",
+        "label": "target", "group": "sensitive",
+    }  # fmt: skip
+    assert contract["columns"]["visits"] == {"dtype": "int", "nullable": False, "min": 0, "max": 7}
+    assert contract["columns"]["spend"]["nullable"] is True
+    assert contract["columns"]["plan"]["allowed"] == ["a", "b"]
+
+
+def test_too_many_categories_are_ignored():
+    _, kinds = infer_contract(small_frame(), "label", [], max_categories=1)
+    assert kinds["plan"] == "ignore"
+
+
+def test_column_lists_follow_the_kinds():
+    _, kinds = infer_contract(small_frame(), "label", ["group"], max_categories=10)
+    lists = column_lists(kinds, "label", "y", ["group"])
+    assert lists["numeric"] == ["spend", "visits"]
+    assert lists["categorical"] == ["plan"]
+    assert lists["ignore"] == ["id"]
+
+
+def test_only_the_columns_block_is_replaced():
+    text = "# keep me\ndata:\n  path: x.csv\n\ncolumns:\n  target: old\n  numeric: []\n\nmodel:\n  type: m # keep\n"
+    new = replace_columns_block(text, {"target": "label", "numeric": ["a"]})
+    assert new.startswith("# keep me\ndata:\n  path: x.csv\n")
+    assert "target: label" in new and "old" not in new
+    assert new.endswith("model:\n  type: m # keep\n")
