@@ -1,3 +1,3 @@
-"""{{ cookiecutter.description }}"""
+"""{{ cookiecutter.project }}: see README.md."""
 
 __version__ = "0.1.0"

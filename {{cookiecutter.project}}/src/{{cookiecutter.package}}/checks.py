@@ -48,14 +48,16 @@ def invariance_gate(model, frame, check, seed=0):
     column = check["column"]
     shuffled = frame.copy()
     shuffled[column] = np.random.default_rng(seed).permutation(frame[column].to_numpy())
-    change = float(np.mean(np.abs(positive_scores(model, shuffled) - positive_scores(model, frame))))
+    change = float(
+        np.mean(np.abs(positive_scores(model, shuffled) - positive_scores(model, frame)))
+    )
     limit = check["max_mean_change"]
     detail = f"mean |change| of the score when {column} is shuffled, at most"
     return Gate(f"invariance[{column}]", change, limit, change <= limit, detail)
 
 
 def directional_gate(model, frame, check):
-    """Raising a column by `delta` moves the score the expected way for at least `min_share` rows."""
+    """Raising `column` by `delta` moves the score the expected way for `min_share` of rows."""
     column, delta, expect = check["column"], check["delta"], check["expect"]
     moved = frame.copy()
     moved[column] = frame[column] + delta
@@ -64,7 +66,8 @@ def directional_gate(model, frame, check):
     share = float(np.mean(sign * change >= 0))
     mean_ok = sign * float(np.mean(change)) > 0
     minimum = check["min_share"]
-    detail = f"share of rows whose score does not {'fall' if sign > 0 else 'rise'} when {column} += {delta}, at least"
+    against = "fall" if sign > 0 else "rise"
+    detail = f"share of rows whose score does not {against} when {column} += {delta}, at least"
     return Gate(f"directional[{column}]", share, minimum, share >= minimum and mean_ok, detail)
 
 

@@ -1,4 +1,4 @@
-"""Project settings: `params.yaml` (every number a user tunes) and the data contract `schema.yaml`."""
+"""Project settings: `params.yaml` (every number a user tunes) and the contract `schema.yaml`."""
 
 import hashlib
 import json

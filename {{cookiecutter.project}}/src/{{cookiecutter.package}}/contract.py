@@ -59,7 +59,7 @@ def _from_failure_cases(cases):
     for (column, check), group in cases.groupby(["column", "check"], sort=False, dropna=False):
         examples = [
             {"row": _csv_line(index), "value": _plain(value)}
-            for index, value in zip(group["index"], group["failure_case"])
+            for index, value in zip(group["index"], group["failure_case"], strict=True)
         ][:EXAMPLES_PER_CHECK]
         found.append(_entry(str(column), str(check), examples, len(group)))
     return found

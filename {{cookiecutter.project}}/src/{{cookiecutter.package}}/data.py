@@ -70,7 +70,9 @@ def validate_data(args):
     if found:
         raise CliError(
             f"{path} breaks the data contract (schema.yaml) in {len(found)} check(s): "
-            + "; ".join(f"{v['column']}: {v['check']} failed on {v['failed']} row(s)" for v in found)
+            + "; ".join(
+                f"{v['column']}: {v['check']} failed on {v['failed']} row(s)" for v in found
+            )
             + ". Rows and values are in reports/data_check.md. Nothing downstream ran."
         )
     print(f"{path}: {len(frame)} rows meet the data contract.")

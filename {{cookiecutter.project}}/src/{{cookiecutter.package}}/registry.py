@@ -86,7 +86,9 @@ def register(args):
 
 def add_arguments(parser):
     parser.add_argument(
-        "--alias", default="candidate", help="alias to point at the new version (default: candidate)"
+        "--alias",
+        default="candidate",
+        help="alias to point at the new version (default: candidate)",
     )
 
 

@@ -92,7 +92,9 @@ def infer_schema(args):
     result = {"data": path, "rows": len(frame), "columns": kinds}
     rows = [(f"`{name}`", kind, contract["columns"][name]["dtype"]) for name, kind in kinds.items()]
     markdown = "## Inferred schema\n\n" + markdown_table(["column", "kind", "type"], rows)
-    write_report("schema", result, markdown + "\n\nReview schema.yaml and params.yaml, then commit.")
+    write_report(
+        "schema", result, markdown + "\n\nReview schema.yaml and params.yaml, then commit."
+    )
     print(f"Wrote {SCHEMA_FILE} and the columns of {PARAMS_FILE} from {path}: review, then commit.")
 
 

@@ -52,7 +52,9 @@ def test_wrong_type_is_named(dataset, contract):
     name = _first(contract, lambda c: c["dtype"] in ("int", "float"))
     bad = dataset.copy().astype({name: object})
     bad.loc[bad.index[1], name] = "twelve"
-    assert any(column == name and "dtype" in check for column, check in _checks_failing(bad, contract))
+    assert any(
+        column == name and "dtype" in check for column, check in _checks_failing(bad, contract)
+    )
 
 
 def test_null_in_required_column_is_named(dataset, contract):

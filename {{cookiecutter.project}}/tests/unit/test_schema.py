@@ -43,7 +43,11 @@ def test_column_lists_follow_the_kinds():
 
 
 def test_only_the_columns_block_is_replaced():
-    text = "# keep me\ndata:\n  path: x.csv\n\ncolumns:\n  target: old\n  numeric: []\n\nmodel:\n  type: m # keep\n"
+    text = (
+        "# keep me\ndata:\n  path: x.csv\n\n"
+        "columns:\n  target: old\n  numeric: []\n\n"
+        "model:\n  type: m # keep\n"
+    )
     new = replace_columns_block(text, {"target": "label", "numeric": ["a"]})
     assert new.startswith("# keep me\ndata:\n  path: x.csv\n")
     assert "target: label" in new and "old" not in new

@@ -1,0 +1,46 @@
+# The template repository's own tasks. Needs only python3 (3.11+), make and git;
+# podman, node and shellcheck for the image and workflow tests (.ci/run installs them).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(abspath $(VENV))/bin
+STAMP := $(VENV)/.installed
+DEMO_DIR := build/churn-model
+LOCK := {{cookiecutter.project}}/requirements.lock
+export PATH := $(BIN):$(PATH)
+
+.DEFAULT_GOAL := help
+.PHONY: help venv demo test test-fast lint lock
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+venv: $(STAMP) ## the shared test environment: the generated project's lock plus the template's tools
+
+$(STAMP): requirements-dev.txt $(LOCK) tests/support/package-lock.json
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
+	$(BIN)/python -m uv pip install --quiet --python $(BIN)/python -r requirements-dev.txt
+	npm ci --silent --prefix tests/support
+	touch $@
+
+demo: ## bake the default project into build/churn-model; run its setup, pipeline and tests
+	$(MAKE) venv
+	rm -rf $(DEMO_DIR)
+	cookiecutter --no-input --output-dir $(dir $(DEMO_DIR)) .
+	$(MAKE) -C $(DEMO_DIR) setup pipeline test
+
+test: venv ## every test of the template, slow ones included (what CI runs)
+	python -m pytest
+
+test-fast: venv ## the tests that take seconds: bakes, hooks, linters
+	python -m pytest -m "not slow and not image"
+
+lint: venv ## ruff on the template's own code
+	ruff check .
+	ruff format --check .
+
+lock: venv ## re-lock the generated project's dependencies from its pyproject.toml
+	rm -rf build/lock && cookiecutter --no-input --output-dir build/lock .
+	cd build/lock/churn-model && uv pip compile --quiet --universal --python-version 3.11 \
+		--extra dev pyproject.toml -o requirements.lock
+	cp build/lock/churn-model/requirements.lock $(LOCK)

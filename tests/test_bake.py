@@ -1,0 +1,97 @@
+"""Every combination of the choices in cookiecutter.json bakes the exact files, fully rendered."""
+
+import ast
+import itertools
+import json
+import subprocess
+import tomllib
+
+import pytest
+import yaml
+
+from tests.conftest import ROOT
+
+CHOICES = {
+    name: values
+    for name, values in json.loads((ROOT / "cookiecutter.json").read_text()).items()
+    if isinstance(values, list) and not name.startswith("_")
+}
+MATRIX = [dict(zip(CHOICES, combo)) for combo in itertools.product(*CHOICES.values())]
+
+# Files every bake has (package folder written as PKG).
+COMMON = {
+    ".dvc/.gitignore", ".dvc/config", ".dvcignore", ".gitignore", ".pre-commit-config.yaml",
+    "Makefile", "README.md", "data/raw/.gitignore", "dvc.yaml", "params.yaml", "pyproject.toml",
+    "requirements.lock",
+    "src/PKG/__init__.py", "src/PKG/__main__.py", "src/PKG/checks.py", "src/PKG/cli.py",
+    "src/PKG/config.py", "src/PKG/contract.py", "src/PKG/data.py", "src/PKG/evaluate.py",
+    "src/PKG/fairness.py", "src/PKG/registry.py", "src/PKG/reports.py", "src/PKG/schema.py",
+    "src/PKG/train.py",
+    "tests/conftest.py", "tests/data/test_contract.py", "tests/model/test_gates.py",
+    "tests/unit/test_cli.py", "tests/unit/test_schema.py", "tests/unit/test_train.py",
+}  # fmt: skip
+# Files that only some answers keep: option -> value -> files.
+ONLY_WITH = {
+    "dataset": {
+        "example": {
+            "data/raw/dataset.csv", "data/raw/dataset.csv.dvc", "schema.yaml",
+            "src/PKG/example_data.py", "tests/unit/test_example_data.py",
+        },
+    },
+    "license": {"MIT": {"LICENSE"}, "Apache-2.0": {"LICENSE"}, "BSD-3-Clause": {"LICENSE"}},
+}  # fmt: skip
+LEFTOVERS = ("{{", "{%", "cookiecutter.")
+
+
+def expected_files(answers, package):
+    files = set(COMMON)
+    for option, by_value in ONLY_WITH.items():
+        files |= by_value.get(answers[option], set())
+    return {name.replace("PKG", package) for name in files}
+
+
+def baked_files(project):
+    return {
+        str(path.relative_to(project))
+        for path in project.rglob("*")
+        if path.is_file() and ".git" not in path.relative_to(project).parts[:1]
+    }
+
+
+def test_matrix_covers_every_choice():
+    assert len(MATRIX) == len(list(itertools.product(*CHOICES.values())))
+    for name, values in CHOICES.items():
+        assert {answers[name] for answers in MATRIX} == set(values)
+
+
+@pytest.mark.parametrize(
+    "answers", MATRIX, ids=["-".join(str(v) for v in a.values()) for a in MATRIX]
+)
+def test_bake(cookies, answers):
+    result = cookies.bake(extra_context=answers)
+    assert result.exit_code == 0, result.exception
+    project = result.project_path
+    assert baked_files(project) == expected_files(answers, "churn_model")
+    for path in project.rglob("*"):
+        if path.is_file() and ".git" not in path.relative_to(project).parts[:1]:
+            text = path.read_text(errors="replace")
+            left = [marker for marker in LEFTOVERS if marker in text]
+            assert not left, f"{path.relative_to(project)} holds unrendered {left}"
+    assert_files_parse(project)
+    assert_lint_clean(project)
+
+
+def assert_lint_clean(project):
+    """The generated repo passes its own `make lint` (ruff check and ruff format)."""
+    for command in (["check", "--quiet", "."], ["format", "--check", "--quiet", "."]):
+        done = subprocess.run(["ruff", *command], cwd=project, capture_output=True, text=True)
+        assert done.returncode == 0, f"ruff {command[0]}:\n{done.stdout}{done.stderr}"
+
+
+def assert_files_parse(project):
+    for path in project.rglob("*.py"):
+        ast.parse(path.read_text(), filename=str(path))
+    for path in [*project.rglob("*.yaml"), *project.rglob("*.yml"), project / ".dvc/config"]:
+        if path.suffix in (".yaml", ".yml"):
+            yaml.safe_load(path.read_text())
+    tomllib.loads((project / "pyproject.toml").read_text())

@@ -1,0 +1,73 @@
+"""The pre-gen hook rejects bad answers with a sentence saying what to type; answers stay data."""
+
+import ast
+import tomllib
+
+import pytest
+import yaml
+
+BAD_ANSWERS = [
+    ({"project": "Churn Model"}, "project 'Churn Model' is not a valid repository slug: type"),
+    ({"project": "churn--model"}, "is not a valid repository slug"),
+    ({"package": "class"}, "package 'class' is not a Python import name: type"),
+    ({"package": "2churn"}, "is not a Python import name"),
+    ({"author_email": "nobody"}, "author_email 'nobody' is not an e-mail address: type one"),
+    ({"dataset": "custom", "target_column": " "}, "target_column is empty: type the column"),
+    ({"target_column": ""}, "target_column is empty"),
+    ({"sensitive_features": "gender,churned"}, "sensitive_features includes the target 'churned'"),
+    ({"sensitive_features": "gender,gender"}, "lists a column twice: type each column once"),
+    ({"target_column": "left"}, "is not a column of the example data: keep churned"),
+    ({"sensitive_features": "race"}, "race are not columns of the example data"),
+    ({"positive_class": "1"}, "positive_class must be yes for the example data"),
+    ({"actions_repo": "just-a-name"}, "is not owner/name: type it like"),
+    ({"actions_ref": "-bad ref"}, "is not a git ref: type a tag such as v1"),
+]
+
+
+@pytest.mark.parametrize("answers, message", BAD_ANSWERS, ids=[str(a) for a, _ in BAD_ANSWERS])
+def test_bad_answer_is_rejected_with_advice(cookies, capfd, answers, message):
+    result = cookies.bake(extra_context=answers)
+    assert result.exit_code != 0
+    assert result.project_path is None or not result.project_path.exists()
+    assert message in capfd.readouterr().err
+
+
+def test_choice_outside_the_list_is_refused_by_cookiecutter(cookies):
+    # Cookiecutter checks choice answers itself, before the hook; the hook still checks
+    # python_version for answers replayed from a file.
+    result = cookies.bake(extra_context={"python_version": "3.9"})
+    assert result.exit_code != 0
+    assert "the choices are ['3.11', '3.12', '3.13']" in str(result.exception)
+
+
+def test_custom_dataset_takes_any_column_names(cookies):
+    result = cookies.bake(
+        extra_context={"dataset": "custom", "target_column": "defaulted", "positive_class": "1",
+                       "sensitive_features": "region"}
+    )  # fmt: skip
+    assert result.exit_code == 0, result.exception
+    params = yaml.safe_load((result.project_path / "params.yaml").read_text())
+    assert params["columns"]["target"] == "defaulted"
+    assert params["columns"]["positive_class"] == "1"
+    assert params["columns"]["sensitive"] == ["region"]
+
+
+def test_quotes_and_backslashes_stay_data(cookies):
+    tricky = 'Say "hi" \\ it\'s {not} code'
+    result = cookies.bake(
+        extra_context={"description": tricky, "author_name": 'O\'Brien "Team" \\'}
+    )
+    assert result.exit_code == 0, result.exception
+    project = result.project_path
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    assert pyproject["project"]["description"] == tricky
+    assert pyproject["project"]["authors"][0]["name"] == 'O\'Brien "Team" \\'
+    for path in project.rglob("*.py"):
+        ast.parse(path.read_text())
+
+
+def test_next_steps_are_printed(cookies, capfd):
+    result = cookies.bake(extra_context={"dataset": "custom", "sensitive_features": "region"})
+    assert result.exit_code == 0
+    out = capfd.readouterr().out
+    assert "make schema" in out and "make pipeline" in out

@@ -1,0 +1,110 @@
+"""End to end in the shared environment: bake, `make pipeline`, the generated tests, failures."""
+
+import shutil
+
+import pandas as pd
+import pytest
+import yaml
+
+from tests.conftest import ROOT, bake, make, run_in
+from tests.support.custom_data import make_loans
+
+pytestmark = pytest.mark.slow
+
+
+def registered_versions(project, name):
+    from mlflow import MlflowClient
+
+    uri = f"sqlite:///{project / 'mlflow.db'}"
+    if not (project / "mlflow.db").exists():
+        return []
+    return MlflowClient(tracking_uri=uri, registry_uri=uri).search_model_versions(f"name='{name}'")
+
+
+def test_registered_version_carries_its_lineage(trained_project):
+    versions = registered_versions(trained_project, "churn-model")
+    assert len(versions) == 1
+    tags = versions[0].tags
+    lock = yaml.safe_load((trained_project / "dvc.lock").read_text())
+    data_md5 = next(d["md5"] for d in lock["stages"]["validate"]["deps"] if d["path"].endswith("csv"))
+    assert tags["data_hash"] == data_md5
+    assert tags["git_commit"] == "uncommitted"  # the fresh bake has no commit yet
+    assert len(tags["params_hash"]) == 64
+    assert float(tags["metric.roc_auc"]) >= 0.75
+    assert {"fairness.gender.demographic_parity_difference",
+            "fairness.age_group.equalized_odds_difference"} <= set(tags)  # fmt: skip
+    assert tags["gates"] == "passed"
+
+
+def test_generated_tests_and_lint_pass(trained_project):
+    tests = make(trained_project, "test")
+    assert " passed" in tests.stdout and "failed" not in tests.stdout
+    make(trained_project, "lint")
+
+
+def test_pipeline_is_reproducible_without_rework(trained_project):
+    again = run_in(trained_project, "dvc", "repro")
+    assert "didn't change, skipping" in again.stdout
+    assert "Running stage" not in again.stdout
+
+
+@pytest.mark.parametrize("model", ["random_forest", "hist_gradient_boosting"])
+def test_other_models_pass_their_gates(tmp_path, model):
+    project = bake(tmp_path, model=model, deploy_target="kubernetes", license="Proprietary")
+    make(project, "pipeline")
+    assert registered_versions(project, "churn-model")[0].tags["model_type"] == model
+    make(project, "test")
+
+
+def test_custom_dataset_end_to_end(tmp_path):
+    project = bake(tmp_path, project="loan-default", dataset="custom", target_column="defaulted",
+                   positive_class="1", sensitive_features="region")  # fmt: skip
+    make_loans(project / "data/raw/dataset.csv")
+    make(project, "schema")
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    assert params["columns"]["numeric"] == ["income", "loan_amount", "employment_years"]
+    assert params["columns"]["categorical"] == ["purpose"]
+    assert params["columns"]["ignore"] == ["application", "notes"]
+    contract = yaml.safe_load((project / "schema.yaml").read_text())
+    assert contract["columns"]["income"]["nullable"] is True
+    make(project, "pipeline")
+    assert registered_versions(project, "loan-default")
+    make(project, "test")
+
+
+def test_corrupted_data_fails_with_a_report_and_registers_nothing(tmp_path):
+    project = bake(tmp_path)
+    data = project / "data/raw/dataset.csv"
+    frame = pd.read_csv(data, dtype=str)
+    frame.loc[10, "tenure_months"] = "-5"
+    frame.loc[20, "contract"] = "lifetime"
+    frame.to_csv(data, index=False)
+    failed = make(project, "pipeline", check=False)
+    assert failed.returncode != 0
+    assert "tenure_months: greater_than_or_equal_to(0) failed on 1 row(s)" in failed.stderr
+    report = (project / "reports/data_check.md").read_text()
+    assert "line 12: `-5`" in report and "line 22: `lifetime`" in report
+    assert not (project / "models/model.joblib").exists()
+    assert registered_versions(project, "churn-model") == []
+
+
+def test_model_breaking_a_gate_fails_pipeline_and_tests(tmp_path):
+    project = bake(tmp_path)
+    params_file = project / "params.yaml"
+    params_file.write_text(params_file.read_text().replace("min_roc_auc: 0.75", "min_roc_auc: 0.99"))
+    failed = make(project, "pipeline", check=False)
+    assert failed.returncode != 0
+    assert "The model fails roc_auc = 0." in failed.stderr and "(limit 0.99)" in failed.stderr
+    assert registered_versions(project, "churn-model") == []
+    tests = run_in(project, "python", "-m", "pytest", "tests/model", check=False)
+    assert tests.returncode == 1
+    assert "test_performance" in tests.stdout and "limit 0.99" in tests.stdout
+
+
+def test_make_setup_builds_a_venv_from_the_lock(tmp_path):
+    project = bake(tmp_path)
+    shutil.copy(ROOT / "{{cookiecutter.project}}/requirements.lock", project / "requirements.lock")
+    done = run_in(project, "make", "setup", "VENV=.venv", timeout=1200)
+    assert done.returncode == 0
+    help_text = run_in(project, str(project / ".venv/bin/churn-model"), "--help").stdout
+    assert "validate-data" in help_text and "register" in help_text
