@@ -26,7 +26,7 @@ COMMON = {
     "src/PKG/__init__.py", "src/PKG/__main__.py", "src/PKG/checks.py", "src/PKG/cli.py",
     "src/PKG/config.py", "src/PKG/contract.py", "src/PKG/data.py", "src/PKG/evaluate.py",
     "src/PKG/fairness.py", "src/PKG/registry.py", "src/PKG/reports.py", "src/PKG/schema.py",
-    "src/PKG/train.py",
+    "src/PKG/train.py", "src/PKG/compare.py", "src/PKG/fetch.py", "src/PKG/model_tests.py",
     "tests/conftest.py", "tests/data/test_contract.py", "tests/model/test_gates.py",
     "tests/unit/test_cli.py", "tests/unit/test_schema.py", "tests/unit/test_train.py",
 }  # fmt: skip

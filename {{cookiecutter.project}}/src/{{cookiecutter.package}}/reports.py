@@ -20,5 +20,7 @@ def read_report(name):
 
 def markdown_table(headers, rows):
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    # A "|" inside a cell would start a new column: escape it.
+    cells = [[str(cell).replace("|", "\\|") for cell in row] for row in rows]
+    lines += ["| " + " | ".join(row) + " |" for row in cells]
     return "\n".join(lines)
