@@ -48,9 +48,7 @@ def open_pr(github: GitHub, head: str, base: str, title: str, body: str, labels:
         )
         created = True
     if labels:
-        github.call(
-            "add labels", "POST", f"/issues/{pull['number']}/labels", {"labels": labels}
-        )
+        github.call("add labels", "POST", f"/issues/{pull['number']}/labels", {"labels": labels})
     return pull, created
 
 
