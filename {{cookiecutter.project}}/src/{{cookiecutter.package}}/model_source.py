@@ -1,0 +1,119 @@
+"""Where the server's model comes from: the MLflow registry by alias, or a local path.
+
+Either source gives a ServedModel: the fitted scikit-learn pipeline and the identity that
+`/version` reports (name, version, alias and the lineage tags of the registered version).
+A registry source can be followed: `latest_version()` says which version the alias points
+to now. A path source is fixed: a container image bakes its model in (see README, Serving).
+
+A model directory, as `export-model` writes it, holds `model.joblib` (the pipeline) and
+`model.json` (name, version, alias, tags). A bare `.joblib` file is served as version `local`.
+"""
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import joblib
+
+from .config import CliError, tracking_uri
+
+MODEL_JOBLIB = "model.joblib"
+MODEL_INFO = "model.json"
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    pipeline: object
+    name: str
+    version: str
+    alias: str | None
+    source: str
+    tags: dict = field(default_factory=dict)
+    loaded_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+
+    def positive_scores(self, frame):
+        return self.pipeline.predict_proba(frame)[:, 1]  # labels were 0/1, 1 = positive class
+
+    def describe(self):
+        return {
+            "name": self.name,
+            "version": self.version,
+            "alias": self.alias,
+            "git_commit": self.tags.get("git_commit"),
+            "data_hash": self.tags.get("data_hash"),
+            "params_hash": self.tags.get("params_hash"),
+            "source": self.source,
+            "loaded_at": self.loaded_at,
+        }
+
+    def info(self):
+        """What `model.json` stores beside an exported pipeline."""
+        return {"name": self.name, "version": self.version, "alias": self.alias,
+                "source": self.source, "tags": self.tags}  # fmt: skip
+
+
+class RegistrySource:
+    """`models:/<name>@<alias>` in the MLflow registry of MLFLOW_TRACKING_URI."""
+
+    def __init__(self, name, alias):
+        self.name, self.alias = name, alias
+
+    def __str__(self):
+        return f"models:/{self.name}@{self.alias} ({tracking_uri()})"
+
+    def latest_version(self):
+        """The version the alias points to now; CliError when there is none."""
+        from mlflow.exceptions import MlflowException
+
+        from .registry import client
+
+        try:
+            return str(client().get_model_version_by_alias(self.name, self.alias).version)
+        except MlflowException as error:
+            raise CliError(
+                f"No version of {self.name!r} has the alias {self.alias!r} in {tracking_uri()}: "
+                "run `make pipeline` to register one, pick another alias with --alias, or "
+                f"serve a local file with --model-path. (MLflow: {error.message})"
+            ) from None
+
+    def load(self, version=None):
+        import mlflow
+
+        from .registry import client
+
+        version = version or self.latest_version()
+        tags = dict(client().get_model_version(self.name, version).tags)
+        mlflow.set_tracking_uri(tracking_uri())
+        uri = f"models:/{self.name}/{version}"
+        pipeline = mlflow.sklearn.load_model(uri)
+        return ServedModel(pipeline, self.name, version, self.alias, uri, tags)
+
+
+class PathSource:
+    """A pipeline on disk: a model directory from `export-model`, or a `.joblib` file."""
+
+    def __init__(self, path, name):
+        self.path, self.name = Path(path), name
+
+    def __str__(self):
+        return str(self.path)
+
+    def latest_version(self):
+        if not self.path.exists():
+            raise CliError(
+                f"{self.path} does not exist: run `make pipeline` (models/model.joblib) or "
+                "`make image`'s export step (build/model), or serve from the registry."
+            )
+        return None  # a file does not move: nothing to follow
+
+    def load(self, version=None):
+        del version
+        self.latest_version()
+        if self.path.is_dir():
+            info = json.loads((self.path / MODEL_INFO).read_text())
+            pipeline = joblib.load(self.path / MODEL_JOBLIB)
+            source = info.get("source", str(self.path))
+            return ServedModel(pipeline, info["name"], str(info["version"]), info.get("alias"),
+                               source, info.get("tags", {}))  # fmt: skip
+        return ServedModel(joblib.load(self.path), self.name, "local", None, str(self.path))

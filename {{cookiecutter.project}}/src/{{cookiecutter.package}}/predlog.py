@@ -1,0 +1,119 @@
+"""The prediction log: a sample of scored records, for drift monitoring.
+
+Format (the drift job reads it): `logs/predictions.jsonl`, rotated to `.1`, `.2`, ... before it
+would pass `serve.log_max_bytes`, keeping `serve.log_backups` old files. One JSON object per
+line: every request column as a top-level key, plus `_ts` (ISO 8601, UTC), `_model_version`,
+`_score` (probability of the positive class) and `_prediction` (the predicted label).
+
+It never blocks a request: scoring hands sampled rows to a bounded queue and a writer thread
+appends them. When the queue is full (the disk cannot keep up) the rows are dropped and
+counted, so the server slows down for nobody.
+"""
+
+import contextlib
+import json
+import queue
+import random
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+QUEUE_BATCHES = 1000  # scored batches waiting for the writer before new ones are dropped
+
+
+class PredictionLog:
+    def __init__(self, path, sample_rate, max_bytes, backups, on_write=None, on_drop=None):
+        self.path = Path(path)
+        self.sample_rate = float(sample_rate)
+        self.max_bytes = int(max_bytes)
+        self.backups = int(backups)
+        self.on_write = on_write or (lambda rows: None)
+        self.on_drop = on_drop or (lambda rows: None)
+        self._queue = queue.Queue(maxsize=QUEUE_BATCHES)
+        self._writer = None
+
+    def start(self):
+        if self.sample_rate > 0:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._writer = threading.Thread(target=self._write_forever, name="predlog", daemon=True)
+            self._writer.start()
+        return self
+
+    def add(self, records, version, scores, labels):
+        """Sample these scored records for the log; returns at once whatever the disk does."""
+        if self._writer is None:
+            return
+        picked = [i for i in range(len(records)) if random.random() < self.sample_rate]
+        if not picked:
+            return
+        when = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        rows = [(records[i], scores[i], labels[i]) for i in picked]
+        try:
+            self._queue.put_nowait((when, version, rows))
+        except queue.Full:
+            self.on_drop(len(rows))
+
+    def close(self, timeout=5.0):
+        """Write what is queued, then stop the writer."""
+        if self._writer is not None:
+            with contextlib.suppress(queue.Full):
+                self._queue.put(None, timeout=timeout)
+            self._writer.join(timeout)
+            self._writer = None
+
+    def _write_forever(self):
+        with _RotatingFile(self.path, self.max_bytes, self.backups) as out:
+            while (item := self._queue.get()) is not None:
+                self._write(out, *item)
+                while not self._queue.empty():  # drain what piled up, then flush once
+                    if (item := self._queue.get()) is None:
+                        return
+                    self._write(out, *item)
+                out.flush()
+
+    def _write(self, out, when, version, rows):
+        for record, score, label in rows:
+            line = {**record, "_ts": when, "_model_version": version, "_score": score,
+                    "_prediction": label}  # fmt: skip
+            out.write((json.dumps(line, separators=(",", ":")) + "\n").encode())
+        self.on_write(len(rows))
+
+
+class _RotatingFile:
+    """Append-only file that rotates to .1, .2, ... before a line would take it past max_bytes."""
+
+    def __init__(self, path, max_bytes, backups):
+        self.path, self.max_bytes, self.backups = path, max_bytes, backups
+        self._file, self._size = None, 0
+
+    def __enter__(self):
+        self._open()
+        return self
+
+    def __exit__(self, *exc):
+        self._file.close()
+
+    def write(self, line):
+        if self._size and self._size + len(line) > self.max_bytes:
+            self._rotate()
+        self._file.write(line)
+        self._size += len(line)
+
+    def flush(self):
+        self._file.flush()
+
+    def _open(self):
+        self._file = open(self.path, "ab")  # noqa: SIM115 (closed in __exit__ or _rotate)
+        self._size = self._file.tell()
+
+    def _rotate(self):
+        self._file.close()
+        for index in range(self.backups - 1, 0, -1):
+            older = self.path.with_name(f"{self.path.name}.{index}")
+            if older.exists():
+                older.replace(self.path.with_name(f"{self.path.name}.{index + 1}"))
+        if self.backups:
+            self.path.replace(self.path.with_name(f"{self.path.name}.1"))
+        else:
+            self.path.unlink()
+        self._open()
