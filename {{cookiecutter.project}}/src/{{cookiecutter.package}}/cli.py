@@ -19,6 +19,7 @@ VERBS = {
     "train": ("train", "fit the pipeline on the training split and log it to MLflow"),
     "evaluate": ("evaluate", "test metrics, fairness by group and every model gate"),
     "register": ("registry", "register the evaluated model with its lineage tags"),
+    "serve": ("serve", "serve the model over HTTP (FastAPI), following its registry alias"),
     "pull-data": ("fetch", "dvc pull the tracked data (regenerates the example data offline)"),
     "metrics-diff": ("compare", "metrics and params of this branch against a base branch"),
     "model-tests": ("model_tests", "run tests/model with a JUnit report and the gate table"),
