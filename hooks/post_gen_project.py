@@ -1,6 +1,7 @@
-"""Prune what the chosen options do not use, start a git repository, print the next steps."""
+"""Prune what the chosen options do not use, record the template, start git, print next steps."""
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -34,6 +35,43 @@ def prune_unused_files():
                 path.unlink()
 
 
+def record_template_source():
+    """Write .cruft.json (cruft's format): template, commit and answers, read by template-sync.
+
+    Cookiecutter gives the template's local folder as `_repo_dir`: its clone of a URL, or the
+    folder a user named (relative to the shell they ran cookiecutter in, hence PWD). When that
+    folder is a git checkout, its origin (or its path) and HEAD are what was baked.
+    """
+    folder = Path(os.environ.get("PWD", "."), ANSWERS["_repo_dir"])
+
+    def git(*args):
+        if shutil.which("git") is None or not folder.is_dir():
+            return None
+        done = subprocess.run(["git", "-C", str(folder), *args], capture_output=True, text=True)
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    tracked = git("ls-files", "--error-unmatch", "cookiecutter.json") is not None
+    commit = git("rev-parse", "HEAD") if tracked else None
+    template = git("remote", "get-url", "origin") or git("rev-parse", "--show-toplevel")
+    if commit is None:
+        given = Path(os.environ.get("PWD", "."), ANSWERS["_template"])  # a folder or a zip
+        template = str(given.resolve()) if given.is_dir() else ANSWERS["_template"]
+        print("Note: the template is not a git checkout, so .cruft.json records no commit;")
+        print("template-sync cannot update this repo until you fill in template and commit.")
+    elif git("status", "--porcelain", "--untracked-files=no"):
+        print(f"Note: the template had uncommitted changes; .cruft.json records {commit[:12]}.")
+    answers = {key: value for key, value in ANSWERS.items() if not key.startswith("_")}
+    state = {
+        "template": template,
+        "commit": commit,
+        "checkout": ANSWERS.get("_checkout"),
+        "context": {"cookiecutter": {**answers, "_template": template}},
+        "directory": (git("rev-parse", "--show-prefix") or "").rstrip("/") or None,
+        "skip": [],
+    }
+    Path(".cruft.json").write_text(json.dumps(state, indent=2, sort_keys=True) + "\n")
+
+
 def init_git_repository():
     """DVC needs git; skip when git is missing or the project sits inside another repository."""
     if shutil.which("git") is None:
@@ -63,5 +101,6 @@ def print_next_steps():
 
 if __name__ == "__main__":
     prune_unused_files()
+    record_template_source()
     init_git_repository()
     print_next_steps()

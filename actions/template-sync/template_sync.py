@@ -1,0 +1,378 @@
+"""Bring template updates into a generated repository as one pull request.
+
+    GITHUB_TOKEN=... python3 template_sync.py --repo OWNER/NAME [--base main]
+        [--branch template-sync] [--ref v1.2.0] [--project-dir .] [--remote origin]
+
+Reads .cruft.json on the base branch (template, recorded commit, answers), merges what the
+template's output changed from the recorded commit to the target ref into the base branch
+(three_way.py), commits the result (conflict markers where both sides changed the same
+lines), pushes it to one branch and opens or updates one pull request through
+../open-pr/open_pr.py. Prints one JSON line; in a step, also writes step outputs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from three_way import (
+    SyncError,
+    Trees,
+    Update,
+    bake,
+    describe,
+    git,
+    identity,
+    merge,
+    moved_actions_ref,
+    resolve_target,
+    with_file,
+)
+
+PROG = "template-sync"
+HERE = Path(__file__).resolve().parent
+OPEN_PR = HERE.parent / "open-pr" / "open_pr.py"
+TRAILER = "Template-Sync-Commit"  # marks the branch's commits as this script's own
+LABEL = "template-sync"
+LIST_LIMIT = 200  # files listed per section of the PR body (GitHub caps bodies at 64 KiB)
+
+
+@dataclass
+class Plan:
+    base: str  # commit of the base branch
+    template: str
+    old: str  # template commit recorded on the base branch
+    new: str  # template commit to update to
+    versions: tuple[str, str]  # release tags (or short hashes) of old and new
+    actions_ref: tuple[str | None, str | None]
+    state: dict  # .cruft.json after the update
+    update: Update
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--repo",
+        default=os.environ.get("GITHUB_REPOSITORY", ""),
+        help="OWNER/NAME of this repository (default: $GITHUB_REPOSITORY)",
+    )
+    parser.add_argument("--base", default="main", help="branch to update (default: main)")
+    parser.add_argument("--branch", default="template-sync", help="branch of the pull request")
+    parser.add_argument(
+        "--ref", default="", help="template tag, branch or commit (default: the newest vX.Y.Z tag)"
+    )
+    parser.add_argument(
+        "--template",
+        default="",
+        help="template repository URL (default: `template` in .cruft.json)",
+    )
+    parser.add_argument("--project-dir", default=Path("."), type=Path)
+    parser.add_argument("--remote", default="origin", help="git remote to push the branch to")
+    return parser.parse_args(argv)
+
+
+def git_env() -> dict:
+    """Environment for git calls that reach GitHub: the token as an HTTP header, never on disk.
+
+    It is the header actions/checkout sets, scoped to the server, but passed in GIT_CONFIG_*
+    variables so the workflow's checkout can keep `persist-credentials: false`.
+    """
+    env = dict(os.environ, GIT_TERMINAL_PROMPT="0")
+    token, server = env.get("GITHUB_TOKEN"), env.get("GITHUB_SERVER_URL", "https://github.com")
+    if token:
+        basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
+        env.update(
+            GIT_CONFIG_COUNT="1",
+            GIT_CONFIG_KEY_0=f"http.{server}/.extraheader",
+            GIT_CONFIG_VALUE_0=f"AUTHORIZATION: basic {basic}",
+        )
+    return env
+
+
+# -- what to update ------------------------------------------------------------------------
+
+
+def read_state(repo: Path, base: str) -> tuple[str, dict]:
+    """(base commit, .cruft.json on it)."""
+    commit = git("rev-parse", "--verify", "--quiet", f"{base}^{{commit}}", cwd=repo, ok=(0, 1))
+    if not commit.strip():
+        raise SyncError(f"branch {base!r} is not in {repo}: check it out first.")
+    shown = git("show", f"{commit.strip()}:.cruft.json", cwd=repo, ok=(0, 128))
+    if not shown:
+        raise SyncError(
+            f".cruft.json is missing on {base}: this repository records no template to update "
+            "from (write one with `cruft link`, or copy it from a fresh bake and edit it)."
+        )
+    state = json.loads(shown)
+    if not state.get("commit"):
+        raise SyncError(
+            ".cruft.json records no template commit (the repository was baked from a folder "
+            "that is not a git checkout): set `commit` to the template commit it was baked from."
+        )
+    return commit.strip(), state
+
+
+def is_ancestor(clone: Path, ancestor: str, commit: str) -> bool:
+    command = ["git", "merge-base", "--is-ancestor", ancestor, commit]
+    return subprocess.run(command, cwd=clone, capture_output=True).returncode == 0
+
+
+def plan_update(args, trees: Trees, env: dict) -> Plan | None:
+    """The merged update, or None when the template brings nothing new for this repository."""
+    base, state = read_state(trees.repo, args.base)
+    template = args.template or state["template"]
+    clone = trees.scratch / "template"
+    git("clone", "--quiet", "--no-checkout", template, clone, cwd=trees.scratch, env=env)
+    old = state["commit"]
+    if git("cat-file", "-t", old, cwd=clone, ok=(0, 128)).strip() != "commit":
+        raise SyncError(
+            f"the recorded commit {old[:12]} is not in the template {template} (was its history "
+            "rewritten?): set `commit` in .cruft.json to the template commit this repo matches."
+        )
+    name, new = resolve_target(clone, args.ref or None)
+    if new == old or is_ancestor(clone, new, old):
+        print(f"{PROG}: up to date: the template at {name} ({new[:12]}) brings nothing new.")
+        return None
+    answers = {k: v for k, v in state["context"]["cookiecutter"].items() if k[0] != "_"}
+    moved = dict(answers)
+    if "actions_ref" in answers:
+        moved["actions_ref"] = moved_actions_ref(answers["actions_ref"], name, new)
+    directory = state.get("directory")
+    old_dir = bake(clone, old, answers, directory, trees.scratch / "old")
+    new_dir = bake(clone, new, moved, directory, trees.scratch / "new")
+    label = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip(".-")  # names the template's side
+    update = merge(trees, base, old_dir, new_dir, state.get("skip") or [], label or "template")
+    if not update.changes:
+        print(f"{PROG}: up to date: at {name} the template's output for this repo is the same.")
+        return None
+    context = {**state["context"]["cookiecutter"], **moved}
+    return Plan(
+        base=base,
+        template=template,
+        old=old,
+        new=new,
+        versions=(describe(clone, old), describe(clone, new)),
+        actions_ref=(answers.get("actions_ref"), moved.get("actions_ref")),
+        state={**state, "commit": new, "checkout": name, "context": {"cookiecutter": context}},
+        update=update,
+    )
+
+
+# -- commit, push, pull request -------------------------------------------------------------
+
+
+def commit_update(trees: Trees, plan: Plan) -> str:
+    state = json.dumps(plan.state, indent=2, sort_keys=True) + "\n"  # as the post-gen hook does
+    tree = with_file(trees, plan.update.tree, ".cruft.json", state)
+    conflicts = ", ".join(plan.update.conflicts) or "none"
+    message = (
+        f"{title(plan)}\n\nTemplate: {plan.template}\nConflicts: {conflicts}\n\n"
+        f"{TRAILER}: {plan.new}\n"
+    )
+    return trees.commit(tree, message, plan.base)
+
+
+def push(repo: Path, remote: str, branch: str, commit: str, env: dict) -> str | None:
+    """Force-push the update to the branch; returns the branch head, or None when left alone.
+
+    A branch whose head is not this script's commit holds someone's work (a conflict
+    resolution, say): it is kept, and the run says so.
+    """
+    ref = f"refs/heads/{branch}"
+    if git("ls-remote", remote, ref, cwd=repo, env=env).strip():
+        shallow = git("rev-parse", "--is-shallow-repository", cwd=repo).strip() == "true"
+        depth = ["--depth=1"] if shallow else []
+        git("fetch", "--quiet", "--no-tags", *depth, remote, ref, cwd=repo, env=env)
+        head = git("rev-parse", "FETCH_HEAD", cwd=repo).strip()
+        if f"\n{TRAILER}: " not in git("log", "-1", "--format=%B", head, cwd=repo):
+            print(
+                f"::warning::{PROG}: branch {branch} has commits not made by {PROG}; it is left "
+                "as it is. Merge or close its pull request, or delete the branch, to get the "
+                "next update."
+            )
+            return None
+        same = [f"{head}^{{tree}}", f"{head}^"], [f"{commit}^{{tree}}", f"{commit}^"]
+        if git("rev-parse", *same[0], cwd=repo) == git("rev-parse", *same[1], cwd=repo):
+            return head  # the same update is already there: no push, no new CI run
+    git("push", "--quiet", "--force", remote, f"{commit}:{ref}", cwd=repo, env=env)
+    return commit
+
+
+def open_pull_request(args, plan: Plan, body_file: Path) -> dict:
+    env = {k: v for k, v in os.environ.items() if k != "GITHUB_OUTPUT"}  # ours, not its outputs
+    command = [
+        sys.executable,
+        str(OPEN_PR),
+        "--repo",
+        args.repo,
+        "--head",
+        args.branch,
+        "--base",
+        args.base,
+        "--title",
+        title(plan),
+        "--body-file",
+        str(body_file),
+        "--label",
+        LABEL,
+    ]
+    done = subprocess.run(command, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SyncError(done.stderr.strip() or f"open_pr.py failed with status {done.returncode}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+# -- what the pull request says -------------------------------------------------------------
+
+
+def title(plan: Plan) -> str:
+    return f"Template update: {plan.versions[0]} → {plan.versions[1]}"
+
+
+def web_url(template: str) -> str | None:
+    """The browsable address of a template on GitHub (https or ssh URL), else None."""
+    server = os.environ.get("GITHUB_SERVER_URL", "https://github.com").rstrip("/")
+    host = urlsplit(server).netloc
+    match = re.fullmatch(
+        rf"(?:https://{re.escape(host)}/|git@{re.escape(host)}:)"
+        r"([^/]+/[^/]+?)(?:\.git)?/?",
+        template,
+    )
+    return f"{server}/{match.group(1)}" if match else None
+
+
+def listing(paths, describe_path) -> list[str]:
+    paths = list(paths)
+    lines = [describe_path(path) for path in paths[:LIST_LIMIT]]
+    if len(paths) > LIST_LIMIT:
+        lines.append(f"- … and {len(paths) - LIST_LIMIT} more (see the branch's diff)")
+    return lines
+
+
+def pr_body(plan: Plan) -> str:
+    old, new = plan.versions
+    update, web = plan.update, web_url(plan.template)
+    source = f"[the template]({web})" if web else f"the template (`{plan.template}`)"
+    lines = [
+        f"## Template update: `{old}` → `{new}`",
+        "",
+        f"This pull request brings what {source} changed between `{plan.old[:12]}` and "
+        f"`{plan.new[:12]}` into this repository, for the answers in `.cruft.json`. It is a "
+        "three-way merge: your own changes to these files are kept.",
+    ]
+    if web:
+        lines += [
+            "",
+            f"Diff of the template: {web}/compare/{plan.old}...{plan.new}. What each "
+            f"release brings: [CHANGELOG]({web}/blob/{plan.new}/CHANGELOG.md).",
+        ]
+    was, now = plan.actions_ref
+    if was != now:
+        lines += [
+            "",
+            f"`actions_ref` moves from `{was}` to `{now}`: the workflows call the "
+            "Actions of the same template release.",
+        ]
+    if update.conflicts:
+        lines += [
+            "",
+            f"### Conflicts to resolve before merging ({len(update.conflicts)})",
+            "",
+            "You and the template changed the same lines. These files are committed with "
+            "conflict markers (`<<<<<<< template-sync/yours` … `>>>>>>> template-sync/…`): "
+            "check out this branch, keep what you want, remove the markers and push.",
+            "",
+        ]
+        lines += listing(
+            update.conflicts,
+            lambda path: (
+                f"- `{path}`"
+                + (
+                    ""
+                    if update.conflicts[path]
+                    else " (no markers possible: binary or whole-file "
+                    "conflict; compare it with the template's version)"
+                )
+            ),
+        )
+    lines += ["", f"### Changed by the template ({len(update.changes)})", ""]
+    lines += listing(sorted(update.changes), lambda path: f"- `{path}`: {update.changes[path]}")
+    if update.not_applied:
+        lines += [
+            "",
+            f"### Not applied: files you deleted or skip ({len(update.not_applied)})",
+            "",
+            "The template changed these files, which this repository deleted (or lists under "
+            "`skip` in `.cruft.json`); they stay as they are.",
+            "",
+        ]
+        lines += listing(
+            update.not_applied,
+            lambda path: f"- `{path}`: {update.not_applied[path]} in the template",
+        )
+    lines += [
+        "",
+        "---",
+        f"Merging records `{plan.new[:12]}` in `.cruft.json`, so the next update starts there. "
+        f"Made by template-sync: later runs update this pull request while its branch holds "
+        "only their commit; once you push to it, they leave it alone.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+# -- entry point ------------------------------------------------------------------------------
+
+
+def write_outputs(outputs: dict, summary: str | None = None) -> None:
+    """Print the result as one JSON line; in a step, also as step outputs and job summary."""
+    print(json.dumps(outputs))
+    if os.environ.get("GITHUB_OUTPUT"):
+        with open(os.environ["GITHUB_OUTPUT"], "a", encoding="utf-8") as handle:
+            for key, value in outputs.items():
+                text = json.dumps(value) if isinstance(value, bool) else str(value)
+                handle.write(f"{key}={text}\n")
+    if summary and os.environ.get("GITHUB_STEP_SUMMARY"):
+        with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as handle:
+            handle.write(summary)
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", args.repo):
+        raise SyncError(f"--repo {args.repo!r} is not OWNER/NAME (or set GITHUB_REPOSITORY).")
+    repo, env = args.project_dir.resolve(), git_env()
+    with tempfile.TemporaryDirectory(prefix="template-sync-") as scratch:
+        trees = Trees(repo, Path(scratch), identity(env, repo))
+        plan = plan_update(args, trees, env)
+        if plan is None:
+            return write_outputs({"changed": False})
+        body = pr_body(plan)
+        head = push(repo, args.remote, args.branch, commit_update(trees, plan), env)
+        outputs = {
+            "changed": True,
+            "conflicts": len(plan.update.conflicts),
+            "commit": plan.new,
+            "head": head or "",
+        }
+        if head is not None:
+            body_file = Path(scratch) / "body.md"
+            body_file.write_text(body, encoding="utf-8")
+            outputs.update(open_pull_request(args, plan, body_file))
+    write_outputs(outputs, body)
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except SyncError as error:
+        print(f"{PROG}: {error}", file=sys.stderr)
+        sys.exit(1)
