@@ -21,6 +21,7 @@ MATRIX = [dict(zip(CHOICES, combo)) for combo in itertools.product(*CHOICES.valu
 # Files every bake has (package folder written as PKG).
 COMMON = {
     ".cruft.json", ".github/workflows/template-sync.yml",
+    ".github/workflows/ci.yml", ".github/dependabot.yml", ".github/zizmor.yml",
     ".dvc/.gitignore", ".dvc/config", ".dvcignore", ".gitignore", ".pre-commit-config.yaml",
     "Makefile", "README.md", "data/raw/.gitignore", "dvc.yaml", "params.yaml", "pyproject.toml",
     "requirements.lock",
