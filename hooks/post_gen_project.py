@@ -73,14 +73,10 @@ def record_template_source():
 
 
 def init_git_repository():
-    """DVC needs git; skip when git is missing or the project sits inside another repository."""
-    if shutil.which("git") is None:
+    """The project is a repository of its own (DVC, workflows), even when baked inside another."""
+    if shutil.which("git") is None or Path(".git").exists():
         return
-    inside = subprocess.run(
-        ["git", "rev-parse", "--is-inside-work-tree"], capture_output=True, text=True
-    )
-    if inside.returncode != 0:
-        subprocess.run(["git", "init", "--quiet", "--initial-branch", "main"], check=True)
+    subprocess.run(["git", "init", "--quiet", "--initial-branch", "main"], check=True)
 
 
 def print_next_steps():
