@@ -202,7 +202,7 @@ def test_every_referenced_action_exists(generated_workflows):
 def test_generated_workflows_use_the_answers(tmp_path):
     project = bake(tmp_path, actions_repo="acme/ml-actions", actions_ref="v2.3.0")
     text = (project / ".github/workflows/ci.yml").read_text()
-    assert "uses: \"acme/ml-actions/actions/setup@v2.3.0\"" in text
+    assert 'uses: "acme/ml-actions/actions/setup@v2.3.0"' in text
     assert ACTIONS_REPO not in text
     policy = yaml.safe_load((project / ".github/zizmor.yml").read_text())
     assert "acme/ml-actions/*" in policy["rules"]["unpinned-uses"]["config"]["policies"]
