@@ -108,3 +108,14 @@ def test_make_setup_builds_a_venv_from_the_lock(tmp_path):
     assert done.returncode == 0
     help_text = run_in(project, str(project / ".venv/bin/churn-model"), "--help").stdout
     assert "validate-data" in help_text and "register" in help_text
+
+
+def test_local_dvc_remote_round_trips_the_data(trained_project, tmp_path):
+    project = shutil.copytree(trained_project, tmp_path / "copy", symlinks=True)
+    data = project / "data/raw/dataset.csv"
+    original = data.read_bytes()
+    assert "pushed" in run_in(project, "dvc", "push").stdout
+    data.unlink()
+    shutil.rmtree(project / ".dvc/cache")
+    run_in(project, "dvc", "pull")
+    assert data.read_bytes() == original
