@@ -30,7 +30,9 @@ COMMON = {
     "src/PKG/fairness.py", "src/PKG/registry.py", "src/PKG/reports.py", "src/PKG/schema.py",
     "src/PKG/train.py", "src/PKG/compare.py", "src/PKG/fetch.py", "src/PKG/model_tests.py",
     "src/PKG/serve.py", "src/PKG/schemas.py", "src/PKG/batching.py", "src/PKG/predlog.py",
-    "src/PKG/metrics.py", "src/PKG/model_source.py",
+    "src/PKG/metrics.py", "src/PKG/model_source.py", "src/PKG/image.py", "src/PKG/loadtest.py",
+    "Dockerfile", ".dockerignore", "requirements-serve.txt",
+    "tests/load/locustfile.py", "tests/model/test_latency.py",
     "tests/conftest.py", "tests/data/test_contract.py", "tests/model/test_gates.py",
     "tests/unit/test_cli.py", "tests/unit/test_schema.py", "tests/unit/test_train.py",
 }  # fmt: skip

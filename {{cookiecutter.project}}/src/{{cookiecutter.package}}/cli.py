@@ -20,6 +20,8 @@ VERBS = {
     "evaluate": ("evaluate", "test metrics, fairness by group and every model gate"),
     "register": ("registry", "register the evaluated model with its lineage tags"),
     "serve": ("serve", "serve the model over HTTP (FastAPI), following its registry alias"),
+    "load-test": ("loadtest", "Locust against a started server; fails over the p95 latency gate"),
+    "build-image": ("image", "bake the registered model into the serving image and build it"),
     "pull-data": ("fetch", "dvc pull the tracked data (regenerates the example data offline)"),
     "metrics-diff": ("compare", "metrics and params of this branch against a base branch"),
     "model-tests": ("model_tests", "run tests/model with a JUnit report and the gate table"),

@@ -220,8 +220,8 @@ def add_arguments(parser):
     alias = load_params()["serve"]["alias"] if PARAMS_FILE.exists() else "candidate"
     parser.add_argument(
         "--host",
-        default=os.environ.get("HOST", "127.0.0.1"),
-        help="address to bind (default $HOST or 127.0.0.1; the image uses 0.0.0.0)",
+        default="127.0.0.1",
+        help="address to bind (default 127.0.0.1; the image uses 0.0.0.0)",
     )
     parser.add_argument(
         "--port",
