@@ -19,6 +19,7 @@ import pytest
 from cookiecutter.main import cookiecutter
 
 from tests.conftest import ROOT
+from tests.support.action_runner import run_action
 
 SYNC = ROOT / "actions" / "template-sync" / "template_sync.py"
 sys.path.insert(0, str(SYNC.parent))
@@ -219,6 +220,26 @@ def test_sync_opens_one_pr_with_exactly_the_template_changes(template, user_repo
     third = result_of(run_sync(user_repo, fake_github))
     assert (third["number"], third["head"]) == (result["number"], head)
     assert git(origin, "rev-parse", "template-sync") == head
+
+
+@pytest.mark.slow  # installs cookiecutter from PyPI into a fresh venv, as on a runner
+def test_the_action_runs_the_sync_as_a_workflow_step(template, user_repo, fake_github):
+    (template / PROJECT / "UPGRADING.md").write_text("# Upgrading {{ cookiecutter.project }}\n")
+    commit_all(template, "template B", tag="v1.1.0")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "GH_"))}
+    context = {"repository": REPO, "api_url": fake_github.url, "ref_name": "main"}
+
+    result = run_action(SYNC.parent, {"token": "t0ken"}, cwd=user_repo, env=env, github=context)
+
+    assert not result.failed, result.log
+    assert (result.outputs["changed"], result.outputs["conflicts"]) == ("true", "0")
+    pull = fake_github.pulls[REPO][int(result.outputs["number"])]
+    assert result.outputs["url"] == pull["html_url"]
+    assert pull["title"] == "Template update: v1.0.0 → v1.1.0"
+    assert fake_github.requests[0].headers["authorization"] == "Bearer t0ken"
+    assert result.summary == pull["body"]
+    origin = user_repo.parent.parent / "origin.git"
+    assert on_branch(origin, "template-sync", "UPGRADING.md") == "# Upgrading churn-model"
 
 
 def test_branch_with_someone_elses_commit_is_left_alone(template, user_repo, fake_github, tmp_path):
