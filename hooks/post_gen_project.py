@@ -42,6 +42,8 @@ def record_template_source():
     folder a user named (relative to the shell they ran cookiecutter in, hence PWD). When that
     folder is a git checkout, its origin (or its path) and HEAD are what was baked.
     """
+    if "_repo_dir" not in ANSWERS:  # rendered by cruft itself, which writes .cruft.json
+        return
     folder = Path(os.environ.get("PWD", "."), ANSWERS["_repo_dir"])
 
     def git(*args):
