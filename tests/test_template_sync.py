@@ -281,13 +281,27 @@ def test_no_template_change_opens_no_pr(template, tmp_path, fake_github):
     assert git(origin, "branch", "--list", "template-sync") == ""
 
 
-def test_missing_commit_is_a_readable_error(template, user_repo, fake_github):
-    state = json.loads((user_repo / ".cruft.json").read_text())
-    (user_repo / ".cruft.json").write_text(json.dumps({**state, "commit": None}))
-    commit_all(user_repo, "lose the commit")
+BROKEN_STATES = [
+    (lambda state: {**state, "commit": None}, ".cruft.json records no template commit"),
+    (lambda state: {**state, "commit": "f" * 40}, "the recorded commit ffffffffffff is not in"),
+    (lambda state: "{not json", ".cruft.json on main is not cruft's format"),
+    (lambda state: {"template": "x"}, ".cruft.json on main is not cruft's format"),
+    (lambda state: None, ".cruft.json is missing on main"),
+]
+
+
+@pytest.mark.parametrize("breakage, message", BROKEN_STATES, ids=[m for _, m in BROKEN_STATES])
+def test_unusable_cruft_json_is_a_readable_error(user_repo, fake_github, breakage, message):
+    path = user_repo / ".cruft.json"
+    state = breakage(json.loads(path.read_text()))
+    if state is None:
+        path.unlink()
+    else:
+        path.write_text(state if isinstance(state, str) else json.dumps(state))
+    commit_all(user_repo, "break .cruft.json")
     done = run_sync(user_repo, fake_github, check=False)
     assert done.returncode == 1
-    assert "template-sync: .cruft.json records no template commit" in done.stderr
+    assert done.stderr.startswith(f"template-sync: {message}")
     assert fake_github.requests == []
 
 

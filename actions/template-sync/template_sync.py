@@ -112,7 +112,16 @@ def read_state(repo: Path, base: str) -> tuple[str, dict]:
             f".cruft.json is missing on {base}: this repository records no template to update "
             "from (write one with `cruft link`, or copy it from a fresh bake and edit it)."
         )
-    state = json.loads(shown)
+    try:
+        state = json.loads(shown)
+        answers, template = state["context"]["cookiecutter"], state["template"]
+    except (ValueError, KeyError, TypeError) as error:
+        raise SyncError(
+            f".cruft.json on {base} is not cruft's format ({error!r}): it needs `template`, "
+            '`commit` and `context` {"cookiecutter": {answers}}.'
+        ) from None
+    if not isinstance(answers, dict) or not template:
+        raise SyncError(f".cruft.json on {base} names no template or holds no answers.")
     if not state.get("commit"):
         raise SyncError(
             ".cruft.json records no template commit (the repository was baked from a folder "
@@ -363,11 +372,13 @@ def main(argv=None) -> None:
             "commit": plan.new,
             "head": head or "",
         }
-        if head is not None:
+        if head is None:
+            body = f"{PROG}: branch `{args.branch}` holds someone's commits; left as it is.\n"
+        else:
             body_file = Path(scratch) / "body.md"
             body_file.write_text(body, encoding="utf-8")
             outputs.update(open_pull_request(args, plan, body_file))
-    write_outputs(outputs, body)
+    write_outputs(outputs, summary=body)
 
 
 if __name__ == "__main__":
