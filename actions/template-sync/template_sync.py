@@ -163,7 +163,8 @@ def plan_update(args, trees: Trees, env: dict) -> Plan | None:
     if not update.changes:
         print(f"{PROG}: up to date: at {name} the template's output for this repo is the same.")
         return None
-    context = {**state["context"]["cookiecutter"], **moved}
+    context = {**state["context"]["cookiecutter"], **moved, "_template": template}
+    moved_state = {"template": template, "commit": new, "checkout": name}
     return Plan(
         base=base,
         template=template,
@@ -171,7 +172,7 @@ def plan_update(args, trees: Trees, env: dict) -> Plan | None:
         new=new,
         versions=(describe(clone, old), describe(clone, new)),
         actions_ref=(answers.get("actions_ref"), moved.get("actions_ref")),
-        state={**state, "commit": new, "checkout": name, "context": {"cookiecutter": context}},
+        state={**state, **moved_state, "context": {"cookiecutter": context}},
         update=update,
     )
 
