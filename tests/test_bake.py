@@ -33,6 +33,8 @@ COMMON = {
     "src/PKG/metrics.py", "src/PKG/model_source.py", "src/PKG/image.py", "src/PKG/loadtest.py",
     "Dockerfile", ".dockerignore", "requirements-serve.txt",
     "tests/load/locustfile.py", "tests/model/test_latency.py",
+    "tests/api/conftest.py", "tests/api/test_alias_following.py", "tests/api/test_endpoints.py",
+    "tests/api/test_predict.py", "tests/api/test_prediction_log.py", "tests/api/test_validation.py",
     "tests/conftest.py", "tests/data/test_contract.py", "tests/model/test_gates.py",
     "tests/unit/test_cli.py", "tests/unit/test_schema.py", "tests/unit/test_train.py",
 }  # fmt: skip

@@ -22,14 +22,15 @@ QUEUE_BATCHES = 1000  # scored batches waiting for the writer before new ones ar
 
 
 class PredictionLog:
-    def __init__(self, path, sample_rate, max_bytes, backups, on_write=None, on_drop=None):
+    def __init__(self, path, sample_rate, max_bytes, backups, on_write=None, on_drop=None,
+                 queue_batches=QUEUE_BATCHES):  # fmt: skip
         self.path = Path(path)
         self.sample_rate = float(sample_rate)
         self.max_bytes = int(max_bytes)
         self.backups = int(backups)
         self.on_write = on_write or (lambda rows: None)
         self.on_drop = on_drop or (lambda rows: None)
-        self._queue = queue.Queue(maxsize=QUEUE_BATCHES)
+        self._queue = queue.Queue(maxsize=queue_batches)
         self._writer = None
 
     def start(self):
@@ -41,9 +42,10 @@ class PredictionLog:
 
     def add(self, records, version, scores, labels):
         """Sample these scored records for the log; returns at once whatever the disk does."""
-        if self._writer is None:
+        if self.sample_rate <= 0:
             return
-        picked = [i for i in range(len(records)) if random.random() < self.sample_rate]
+        rate, count = self.sample_rate, len(records)
+        picked = range(count) if rate >= 1 else [i for i in range(count) if random.random() < rate]
         if not picked:
             return
         when = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

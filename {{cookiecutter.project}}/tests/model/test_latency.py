@@ -19,7 +19,7 @@ pytestmark = pytest.mark.model
 def test_server_meets_the_latency_gate(model, params):
     del model  # only to fail early, with the fixture's reason, when there is no trained model
     command = [sys.executable, "-m", "{{ cookiecutter.package }}", "load-test",
-               "--model-path", str(MODEL_FILE), "--seconds", "8"]  # fmt: skip
+               "--model-path", str(MODEL_FILE), "--seconds", "6"]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
     report = json.loads(Path("reports/load.json").read_text())

@@ -1,0 +1,98 @@
+"""API tests: the FastAPI app on the trained model, driven in-process with TestClient."""
+
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+
+from {{ cookiecutter.package }}.config import MODEL_FILE
+from {{ cookiecutter.package }}.loadtest import sample_records
+from {{ cookiecutter.package }}.model_source import PathSource
+from {{ cookiecutter.package }}.serve import create_app
+
+
+@pytest.fixture
+def serve_params(params, tmp_path):
+    """params.yaml, with the prediction log in tmp_path, every record logged, fast polling."""
+    serve = dict(
+        params["serve"],
+        prediction_log=str(tmp_path / "logs" / "predictions.jsonl"),
+        log_sample_rate=1.0,
+        poll_seconds=0.05,
+    )
+    return {**params, "serve": serve}
+
+
+def _wait_until(condition, timeout=30.0, what="the condition"):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def wait_until():
+    """wait_until(condition, timeout=30, what=...) polls until condition() is true."""
+    return _wait_until
+
+
+@pytest.fixture
+def start_app(contract):
+    """start_app(source, params, ready=True) -> TestClient of a running app (lifespan on)."""
+    running = []
+
+    def start(source, params, ready=True):
+        client = TestClient(create_app(source, params, contract), raise_server_exceptions=False)
+        client.__enter__()
+        running.append(client)
+        if ready:
+            _wait_until(lambda: client.get("/ready").status_code == 200, what="/ready")
+        return client
+
+    yield start
+    for client in running:
+        client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def client(model, serve_params, start_app):
+    """The app serving models/model.joblib, the trained model (version `local`)."""
+    del model  # fails first, with its reason, when there is no trained model
+    return start_app(PathSource(MODEL_FILE, serve_params["registry"]["model_name"]), serve_params)
+
+
+@pytest.fixture(scope="session")
+def records():
+    """Real rows of the data set as request bodies (features and sensitive columns)."""
+    return sample_records(40)
+
+
+@pytest.fixture
+def expected_scores(model, spec):
+    """What the pipeline itself scores for these records: the API must agree."""
+
+    def scores(rows):
+        frame = pd.DataFrame(rows)[spec.features]
+        return model.predict_proba(frame.where(frame.notna(), np.nan))[:, 1]
+
+    return scores
+
+
+@pytest.fixture
+def metric():
+    """metric(client, name, **labels) -> one Prometheus sample from /metrics (0 if absent)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    def value(client, name, **labels):
+        text = client.get("/metrics").text
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == name and all(
+                    sample.labels.get(k) == v for k, v in labels.items()
+                ):
+                    return sample.value
+        return 0.0
+
+    return value

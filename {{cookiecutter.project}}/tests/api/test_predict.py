@@ -1,0 +1,88 @@
+"""Scoring through the API: one record, a batch, null and optional columns, micro-batching."""
+
+import asyncio
+
+import httpx
+import numpy as np
+import pytest
+
+from {{ cookiecutter.package }}.config import MODEL_FILE
+from {{ cookiecutter.package }}.model_source import PathSource
+from {{ cookiecutter.package }}.serve import create_app
+
+
+def test_predict_scores_one_record_and_names_the_model_version(client, records, expected_scores,
+                                                               spec, params):  # fmt: skip
+    response = client.post("/predict", json=records[0])
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert set(body) == {"prediction", "score", "model_version"}
+    assert body["model_version"] == "local"
+    assert body["score"] == pytest.approx(expected_scores(records[:1])[0], rel=1e-9)
+    positive = body["score"] >= params["model"]["threshold"]
+    assert (body["prediction"] == spec.positive_class) is positive
+
+
+def test_batch_answers_every_record_in_order(client, records, expected_scores, spec, params):
+    response = client.post("/predict/batch", json={"records": records})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["model_version"] == "local"
+    np.testing.assert_allclose(body["scores"], expected_scores(records), rtol=1e-9)
+    threshold = params["model"]["threshold"]
+    assert [p == spec.positive_class for p in body["predictions"]] == [
+        s >= threshold for s in body["scores"]
+    ]
+
+
+def _nullable_features(spec, contract):
+    return [n for n in spec.features if (contract["columns"].get(n) or {}).get("nullable")]
+
+
+def test_a_nullable_column_may_be_null_or_left_out(client, records, spec, contract):
+    nullable = _nullable_features(spec, contract)
+    if not nullable:
+        pytest.skip("schema.yaml declares no nullable feature column")
+    as_null = {**records[0], nullable[0]: None}
+    left_out = {k: v for k, v in records[0].items() if k != nullable[0]}
+    for record in (as_null, left_out):
+        response = client.post("/predict", json=record)
+        assert response.status_code == 200, response.text
+        assert response.json()["score"] == client.post("/predict", json=as_null).json()["score"]
+
+
+def test_sensitive_columns_are_accepted_but_optional(client, records, spec):
+    optional = [c for c in spec.sensitive if c not in spec.features]
+    if not optional:
+        pytest.skip("no sensitive column outside the features")
+    without = {k: v for k, v in records[0].items() if k not in optional}
+    scores = [client.post("/predict", json=r).json()["score"] for r in (records[0], without)]
+    assert scores[0] == scores[1]  # the model does not read them
+
+
+def test_concurrent_requests_share_predict_calls(model, serve_params, contract, records, metric):
+    """32 requests at once are scored in far fewer predict calls (micro-batching)."""
+    del model
+    params = {**serve_params, "serve": {**serve_params["serve"], "batch_window_ms": 200}}
+    app = create_app(PathSource(MODEL_FILE, "m"), params, contract)
+
+    async def send_all():
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+                while (await client.get("/ready")).status_code != 200:
+                    await asyncio.sleep(0.02)
+                posts = [client.post("/predict", json=records[i % len(records)]) for i in range(32)]
+                answers = await asyncio.gather(*posts)
+                return answers, (await client.get("/metrics")).text
+
+    answers, metrics_text = asyncio.run(send_all())
+    assert [a.status_code for a in answers] == [200] * 32
+    calls = _sample(metrics_text, "predict_batch_rows_count")
+    assert _sample(metrics_text, "predict_batch_rows_sum") == 32
+    assert 1 <= calls <= 4, f"32 concurrent requests took {calls} predict calls"
+
+
+def _sample(text, name):
+    lines = [line for line in text.splitlines() if line.startswith(name + " ")]
+    return float(lines[0].split()[1])
