@@ -319,9 +319,9 @@ def _interpolate(value, context):
     """Evaluate `${{ }}` in a string; a string that is one expression keeps its type."""
     if not isinstance(value, str):
         return value
-    whole = EXPR.fullmatch(value.strip())
-    if whole:
-        return evaluate(whole.group(1), context)
+    found = list(EXPR.finditer(value.strip()))
+    if len(found) == 1 and found[0].span() == (0, len(value.strip())):
+        return evaluate(found[0].group(1), context)
     return EXPR.sub(lambda m: _to_str(evaluate(m.group(1), context)), value)
 
 
