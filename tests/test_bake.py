@@ -37,6 +37,9 @@ COMMON = {
     "tests/api/test_predict.py", "tests/api/test_prediction_log.py", "tests/api/test_validation.py",
     "tests/conftest.py", "tests/data/test_contract.py", "tests/model/test_gates.py",
     "tests/unit/test_cli.py", "tests/unit/test_schema.py", "tests/unit/test_train.py",
+    "deploy/staging.yaml", "deploy/production.yaml", "deploy/smoke-cases.yaml",
+    "src/PKG/deploy.py", "src/PKG/deployfile.py", "src/PKG/deploy_local.py",
+    "src/PKG/deploy_k8s.py", "src/PKG/smoke.py", "src/PKG/promote.py",
 }  # fmt: skip
 # Files that only some answers keep: option -> value -> files.
 ONLY_WITH = {
@@ -44,6 +47,16 @@ ONLY_WITH = {
         "example": {
             "data/raw/dataset.csv", "data/raw/dataset.csv.dvc", "schema.yaml",
             "src/PKG/example_data.py", "tests/unit/test_example_data.py",
+        },
+    },
+    "deploy_target": {
+        "kubernetes": {
+            f"deploy/k8s/{name}" for name in (
+                "base/kustomization.yaml", "base/deployment.yaml", "base/canary.yaml",
+                "base/service.yaml", "base/hpa.yaml", "base/pdb.yaml",
+                *(f"overlays/{env}/{file}" for env in ("staging", "production")
+                  for file in ("kustomization.yaml", "namespace.yaml", "server.yaml")),
+            )
         },
     },
     "license": {"MIT": {"LICENSE"}, "Apache-2.0": {"LICENSE"}, "BSD-3-Clause": {"LICENSE"}},

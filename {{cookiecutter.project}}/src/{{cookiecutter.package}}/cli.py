@@ -25,6 +25,8 @@ VERBS = {
     "pull-data": ("fetch", "dvc pull the tracked data (regenerates the example data offline)"),
     "metrics-diff": ("compare", "metrics and params of this branch against a base branch"),
     "model-tests": ("model_tests", "run tests/model with a JUnit report and the gate table"),
+    "deploy": ("deploy", "make an environment match deploy/ENV.yaml; smoke test; roll back"),
+    "promote": ("promote", "pin another environment's version in deploy/ENV.yaml (PR body)"),
 }
 
 

@@ -1,0 +1,191 @@
+"""`promote --from SOURCE --to ENV`: pin in deploy/ENV.yaml the version SOURCE runs, and
+write the pull-request body that compares it with the version ENV runs now.
+
+SOURCE is an environment (the version its deploy file pins, which must have deployed
+there successfully) or a registry alias such as `candidate` (how cd.yml pins staging after
+a merge to main). Nothing is deployed here: the commit or pull request that carries the
+changed file is what deploys, so git records every promotion and a revert undoes it.
+"""
+
+from .config import CliError, load_params
+from .deployfile import ENVIRONMENTS, deploy_file, load_deploy, pin, pinned_version
+from .reports import markdown_table, write_report
+
+LINEAGE = (
+    ("git commit", "git_commit"),
+    ("data hash", "data_hash"),
+    ("params hash", "params_hash"),
+    ("model type", "model_type"),
+)
+
+
+def promote(args):
+    if args.source == args.to:
+        raise CliError(f"--from and --to are both {args.to}: promote from another environment.")
+    name = load_params()["registry"]["model_name"]
+    registry = _client()
+    version, digest = source_version(registry, name, args.source)
+    digest = args.digest or digest
+    new = version_tags(registry, name, version, f"promoted from {args.source}")
+    if new.get("gates") != "passed":
+        raise CliError(
+            f"{name} version {version} did not pass its gates (tag gates="
+            f"{new.get('gates')!r}): it cannot be promoted."
+        )
+    settings = load_deploy(args.to)
+    current = pinned_version(settings)
+    old = (
+        version_tags(registry, name, current, f"pinned in {deploy_file(args.to)}")
+        if current
+        else {}
+    )
+    changed = current != version or bool(digest and digest != settings["image"].get("digest"))
+    if changed:
+        pin(args.to, version, digest)
+    result = {
+        "model": name,
+        "source": args.source,
+        "environment": args.to,
+        "version": version,
+        "previous_version": current,
+        "digest": digest,
+        "changed": changed,
+        "comparison": comparison(old, new),
+    }
+    write_report(f"promote-{args.to}", result, pull_request_body(result, old, new))
+    if changed:
+        print(
+            f"{deploy_file(args.to)}: {name} version {current or 'none'} -> {version}. "
+            f"Pull request body: reports/promote-{args.to}.md."
+        )
+    else:
+        print(f"{deploy_file(args.to)} already pins {name} version {version}; nothing changed.")
+
+
+def _client():
+    from .registry import client
+
+    return client()
+
+
+def source_version(registry, name, source):
+    """(version, image digest or None) of an environment's deploy file or of an alias."""
+    if source in ENVIRONMENTS:
+        settings = load_deploy(source)
+        version = pinned_version(settings)
+        if version is None:
+            raise CliError(f"{deploy_file(source)} pins no version: deploy {source} first.")
+        outcome = version_tags(registry, name, version, source).get(f"deploy.{source}.outcome")
+        if outcome != "succeeded":
+            raise CliError(
+                f"{name} version {version} has not deployed successfully to {source} (last "
+                f"outcome: {outcome or 'never deployed'}): promote only what {source} runs."
+            )
+        return version, settings["image"].get("digest")
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return str(registry.get_model_version_by_alias(name, source).version), None
+    except MlflowException:
+        raise CliError(
+            f"{source!r} is neither an environment ({', '.join(ENVIRONMENTS)}) nor an alias of "
+            f"{name} in the registry: register a model first (`make pipeline`)."
+        ) from None
+
+
+def version_tags(registry, name, version, where):
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return {"version": str(version), **registry.get_model_version(name, version).tags}
+    except MlflowException:
+        raise CliError(f"{name} version {version} ({where}) is not in the registry.") from None
+
+
+def comparison(old, new):
+    """Every metric.* and fairness.* lineage tag: {name: {"old", "new", "change"}}."""
+    names = sorted(k for k in {**old, **new} if k.startswith(("metric.", "fairness.")))
+    rows = {}
+    for key in names:
+        before, after = _number(old.get(key)), _number(new.get(key))
+        change = after - before if None not in (before, after) else None
+        rows[key] = {"old": before, "new": after, "change": change}
+    return rows
+
+
+def _number(text):
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return None
+
+
+def _cell(value, signed=False):
+    if value is None:
+        return "-"
+    return f"{value:+.4f}" if signed else f"{value:.4f}"
+
+
+def pull_request_body(result, old, new):
+    env, name, version = result["environment"], result["model"], result["version"]
+    before = result["previous_version"]
+    old_label = f"{env} now (v{before})" if before else f"{env} now (none)"
+    new_label = f"{result['source']} (v{version})"
+    if result["source"] in ENVIRONMENTS:
+        source = f"the version {result['source']} runs now"
+    else:
+        source = f"the version the registry alias `{result['source']}` points to"
+    undo = (
+        f"reverting the merge commit deploys version {before} again"
+        if before
+        else f"this is the first version {env} gets"
+    )
+    parts = [
+        f"## Promote {name} version {version} to {env}",
+        f"Sets `{deploy_file(env)}` to version {version}, {source}. Merging deploys it to "
+        f"{env} (smoke-tested, rolled back automatically on failure); {undo}.",
+    ]
+    for title, prefix, lower_is_better in (
+        ("Metrics", "metric.", False),
+        ("Fairness gaps (lower is fairer)", "fairness.", True),
+    ):
+        rows = [
+            (
+                f"`{key.removeprefix(prefix)}`",
+                _cell(row["old"]),
+                _cell(row["new"]),
+                _cell(row["change"], signed=True) + _verdict(row["change"], lower_is_better),
+            )
+            for key, row in result["comparison"].items()
+            if key.startswith(prefix)
+        ]
+        if rows:
+            parts += [f"### {title}", markdown_table(["", old_label, new_label, "change"], rows)]
+    lineage = [
+        (label, f"`{old.get(tag, '-')}`", f"`{new.get(tag, '-')}`") for label, tag in LINEAGE
+    ]
+    parts += ["### Lineage", markdown_table(["", old_label, new_label], lineage)]
+    return "\n\n".join(parts)
+
+
+def _verdict(change, lower_is_better):
+    if not change:
+        return ""
+    better = (change < 0) == lower_is_better
+    return " (better)" if better else " (worse)"
+
+
+def add_arguments(parser):
+    parser.add_argument(
+        "--from",
+        dest="source",
+        required=True,
+        help="environment (staging) or registry alias (candidate) to take the version from",
+    )
+    parser.add_argument(
+        "--to", required=True, choices=ENVIRONMENTS, help="environment whose deploy file to re-pin"
+    )
+    parser.add_argument("--digest", help="image digest (sha256:...) built for that version")
+
+
+run = promote
