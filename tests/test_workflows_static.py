@@ -72,7 +72,8 @@ def test_workflows_match_the_schema(generated_workflows):
 
 
 def test_dependabot_matches_the_schema(baked):
-    files = [project / ".github/dependabot.yml" for project in baked.values()]
+    files = [ROOT / ".github/dependabot.yml"]
+    files += [project / ".github/dependabot.yml" for project in baked.values()]
     assert_clean(linters.check_jsonschema("vendor.dependabot", files), "schema")
 
 
@@ -157,6 +158,23 @@ def test_third_party_actions_are_pinned_to_a_sha_with_its_version(generated_work
             if not SHA_PIN.match(ref) or not VERSION_COMMENT.search(line):
                 bad.append(f"{path.name}: {line.strip()}")
     assert not bad, "third-party Actions need `@<40-hex SHA> # vX.Y.Z`:\n" + "\n".join(bad)
+
+
+def test_pins_agree_everywhere(generated_workflows):
+    """One SHA per third-party Action across the Actions, our workflows and the template's.
+
+    Dependabot bumps the first two; the template's workflows are Jinja it cannot read, so
+    this test points at them when a bump left them behind.
+    """
+    pins: dict[str, set[str]] = {}
+    for path in [*ACTION_FILES, *all_workflows(generated_workflows)]:
+        for line, ref in uses_lines(path):
+            if SHA_PIN.match(ref):
+                name, sha = ref.split("@")
+                comment = VERSION_COMMENT.search(line).group(0).lstrip("# ")
+                pins.setdefault(name, set()).add(f"{sha} ({comment})")
+    split = {name: sorted(shas) for name, shas in pins.items() if len(shas) > 1}
+    assert not split, f"one Action pinned to different commits: {split}"
 
 
 def test_the_pin_check_catches_a_tag(tmp_path):
