@@ -16,7 +16,7 @@ CHOICES = {
     for name, values in json.loads((ROOT / "cookiecutter.json").read_text()).items()
     if isinstance(values, list) and not name.startswith("_")
 }
-MATRIX = [dict(zip(CHOICES, combo)) for combo in itertools.product(*CHOICES.values())]
+MATRIX = [dict(zip(CHOICES, combo, strict=True)) for combo in itertools.product(*CHOICES.values())]
 
 # Files every bake has (package folder written as PKG).
 COMMON = {

@@ -26,7 +26,9 @@ def test_registered_version_carries_its_lineage(trained_project):
     assert len(versions) == 1
     tags = versions[0].tags
     lock = yaml.safe_load((trained_project / "dvc.lock").read_text())
-    data_md5 = next(d["md5"] for d in lock["stages"]["validate"]["deps"] if d["path"].endswith("csv"))
+    data_md5 = next(
+        d["md5"] for d in lock["stages"]["validate"]["deps"] if d["path"].endswith("csv")
+    )
     assert tags["data_hash"] == data_md5
     assert tags["git_commit"] == "uncommitted"  # the fresh bake has no commit yet
     assert len(tags["params_hash"]) == 64
@@ -91,7 +93,9 @@ def test_corrupted_data_fails_with_a_report_and_registers_nothing(tmp_path):
 def test_model_breaking_a_gate_fails_pipeline_and_tests(tmp_path):
     project = bake(tmp_path)
     params_file = project / "params.yaml"
-    params_file.write_text(params_file.read_text().replace("min_roc_auc: 0.75", "min_roc_auc: 0.99"))
+    params_file.write_text(
+        params_file.read_text().replace("min_roc_auc: 0.75", "min_roc_auc: 0.99")
+    )
     failed = make(project, "pipeline", check=False)
     assert failed.returncode != 0
     assert "The model fails roc_auc = 0." in failed.stderr and "(limit 0.99)" in failed.stderr
