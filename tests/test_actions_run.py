@@ -318,6 +318,18 @@ def test_setup_without_a_reachable_remote_says_to_configure_one(tmp_path):
     assert "Configure a shared remote" in result.summary
 
 
+def test_pull_data_refuses_example_data_that_no_longer_matches(tmp_path):
+    """Regenerated data is accepted only when it is the version DVC recorded."""
+    project = bake(tmp_path)
+    (project / "data/raw/dataset.csv").unlink()
+    dvc_file = project / "data/raw/dataset.csv.dvc"
+    dvc_file.write_text(dvc_file.read_text().replace(recorded_md5(dvc_file), "0" * 32))
+    done = run_in(project, "python", "-m", PACKAGE, "pull-data", check=False)
+    assert done.returncode == 1
+    assert "no longer reproduces the version in data/raw/dataset.csv.dvc" in done.stderr
+    assert not (project / "data/raw/dataset.csv").exists(), "a wrong file must not stay"
+
+
 def test_setup_skips_the_data_when_asked(tmp_path):
     project = bake(tmp_path)
     uses = setup_uses()
