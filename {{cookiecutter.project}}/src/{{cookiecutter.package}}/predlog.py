@@ -11,12 +11,13 @@ counted, so the server slows down for nobody.
 """
 
 import contextlib
-import json
 import queue
 import random
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
+
+from pydantic_core import to_json
 
 QUEUE_BATCHES = 1000  # scored batches waiting for the writer before new ones are dropped
 
@@ -77,7 +78,7 @@ class PredictionLog:
         for record, score, label in rows:
             line = {**record, "_ts": when, "_model_version": version, "_score": score,
                     "_prediction": label}  # fmt: skip
-            out.write((json.dumps(line, separators=(",", ":")) + "\n").encode())
+            out.write(to_json(line) + b"\n")
         self.on_write(len(rows))
 
 

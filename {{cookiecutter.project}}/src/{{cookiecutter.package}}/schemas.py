@@ -33,6 +33,8 @@ class RequestSchema:
             name: _field(contract["columns"].get(name), name in self.numeric, name in optional)
             for name in self.columns
         }
+        self.nullable = {name for name in self.columns
+                         if (contract["columns"].get(name) or {}).get("nullable")}  # fmt: skip
         self.record_type = _typed_dict("Record", fields)
         records = Annotated[
             list[self.record_type], Field(min_length=1, max_length=max_batch_records)
@@ -55,9 +57,11 @@ class RequestSchema:
             values = [record.get(name) for record in records]
             if name in self.numeric:
                 columns[name] = np.array(values, dtype="float64")  # None becomes NaN
+            elif name in self.nullable:
+                columns[name] = np.array([np.nan if v is None else v for v in values], dtype=object)
             else:
-                columns[name] = [np.nan if value is None else value for value in values]
-        return pd.DataFrame(columns)
+                columns[name] = np.array(values, dtype=object)
+        return pd.DataFrame(columns, copy=False)
 
     def openapi_schemas(self):
         """JSON schemas of Record and BatchRequest for the OpenAPI document (/docs)."""

@@ -14,7 +14,8 @@ import os
 from dataclasses import dataclass
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
+from pydantic_core import to_json
 
 from .batching import MicroBatcher
 from .config import PARAMS_FILE, columns, load_params, load_schema
@@ -82,7 +83,7 @@ def create_app(source, params, contract):
     app.state.server = state
 
     def not_ready():
-        return JSONResponse({"detail": f"Not ready: {state.problem}."}, status_code=503)
+        return _json({"detail": f"Not ready: {state.problem}."}, status_code=503)
 
     @app.post("/predict", openapi_extra=_body("Record"), responses=_ok("Prediction"))
     async def predict(request: Request):
@@ -91,7 +92,7 @@ def create_app(source, params, contract):
         if state.model is None:
             return not_ready()
         version, score_, label = await batcher.submit(record)
-        return JSONResponse({"prediction": label, "score": score_, "model_version": version})
+        return _json({"prediction": label, "score": score_, "model_version": version})
 
     @app.post("/predict/batch", openapi_extra=_body("BatchRequest"), responses=_ok("Batch"))
     async def predict_batch(request: Request):
@@ -100,7 +101,7 @@ def create_app(source, params, contract):
         if state.model is None:
             return not_ready()
         version, scores, predicted = await batcher.run_on_thread(score, records)
-        return JSONResponse({"model_version": version, "predictions": predicted, "scores": scores})
+        return _json({"model_version": version, "predictions": predicted, "scores": scores})
 
     @app.get("/health")
     async def health():
@@ -125,6 +126,11 @@ def create_app(source, params, contract):
 
     _add_request_schemas(app, schema)
     return app
+
+
+def _json(payload, status_code=200):
+    # pydantic-core's serializer is several times faster than json.dumps on 10k scores.
+    return Response(to_json(payload), status_code=status_code, media_type="application/json")
 
 
 async def keep_model_current(source, state, metrics, poll_seconds):
