@@ -382,7 +382,7 @@ def test_build_image_builds_labels_and_loads_without_pushing(tmp_path):
     labels = {args[i + 1] for i, arg in enumerate(args) if arg == "--label"}
     assert f"org.opencontainers.image.revision={GITHUB['sha']}" in labels
     assert "org.opencontainers.image.version=7" in labels
-    assert "mlops.model.version=7" in labels
+    assert "ai.mlops.model.version=7" in labels
     assert "org.opencontainers.image.source=https://github.com/Octo-Org/Churn-Model" in labels
     tags = [args[i + 1] for i, arg in enumerate(args) if arg == "--tag"]
     assert tags == ["ghcr.io/octo-org/churn-model:pr-12", "ghcr.io/octo-org/churn-model:latest"]
@@ -407,6 +407,26 @@ def test_build_image_pushes_only_when_asked(tmp_path):
     assert uses.called("docker/login-action") == [
         {"registry": "ghcr.io", "username": "octocat", "password": "ghs_fake"}
     ]
+
+
+def test_build_image_takes_the_build_args_the_project_exported(tmp_path):
+    """`build-image --no-build` (the project's verb) wrote reports/image.json: use it."""
+    env, log = fake_docker(tmp_path)
+    (tmp_path / "reports").mkdir()
+    report = {"build_args": {"MODEL_NAME": "churn-model", "MODEL_VERSION": "4",
+                             "REVISION": "abc123-dirty", "SOURCE": ""}}  # fmt: skip
+    (tmp_path / "reports/image.json").write_text(json.dumps(report))
+    result = run_action(ACTIONS / "build-image", {}, cwd=tmp_path, env=env, github=GITHUB,
+                        uses=build_uses())  # fmt: skip
+    assert not result.failed, result.log
+    args = json.loads(log.read_text())
+    build_args = [args[i + 1] for i, arg in enumerate(args) if arg == "--build-arg"]
+    assert "MODEL_NAME=churn-model" in build_args
+    # The commit of the workflow run wins over the (dirty) one the export saw: last one counts.
+    revisions = [a for a in build_args if a.startswith("REVISION=")]
+    assert revisions[-1] == f"REVISION={GITHUB['sha']}"
+    assert "org.opencontainers.image.version=4" in args
+    assert "| model version | 4 |" in result.summary
 
 
 def test_build_image_failure_fails_the_step(tmp_path):
@@ -454,8 +474,39 @@ def test_build_image_with_a_real_builder(tmp_path, base_image):
         (info,) = json.loads(inspect.stdout)
         labels = info["Config"]["Labels"] if "Config" in info else info["Labels"]
         assert labels["org.opencontainers.image.revision"] == GITHUB["sha"]
-        assert labels["mlops.model.version"] == "3"
+        assert labels["ai.mlops.model.version"] == "3"
         digest = result.outputs["digest"]
         assert digest.removeprefix("sha256:") == info["Id"]
     finally:
         subprocess.run(["podman", "rmi", "-f", f"{image}:t1"], capture_output=True)
+
+
+@pytest.mark.slow
+@pytest.mark.image
+def test_build_image_bakes_the_projects_model_as_ci_does(trained_project, tmp_path, base_image):
+    """The generated ci.yml's path: export with the project's verb, then this Action builds
+    the project's own Dockerfile (`docker` shimmed to podman, as above)."""
+    project = tmp_path / "p"
+    shutil.copytree(trained_project, project, ignore=shutil.ignore_patterns("build", "logs"))
+    run_in(project, "python", "-m", PACKAGE, "build-image", "--no-build", "--alias", "candidate")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "docker").symlink_to(ROOT / "tests/support/docker_podman.sh")
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    image = "localhost/churn-model-ci"
+    inputs = {"image": image, "tags": "ci", "build-args": f"BASE_IMAGE={base_image}"}
+    result = run_action(ACTIONS / "build-image", inputs, cwd=project, env=env, github=GITHUB,
+                        uses=build_uses())  # fmt: skip
+    try:
+        assert not result.failed, result.log
+        inspect = subprocess.run(["podman", "image", "inspect", f"{image}:ci"],
+                                 capture_output=True, text=True, check=True)  # fmt: skip
+        (info,) = json.loads(inspect.stdout)
+        labels = info["Config"]["Labels"] if "Config" in info else info["Labels"]
+        assert labels["ai.mlops.model.name"] == "churn-model"
+        assert labels["ai.mlops.model.version"] == labels["org.opencontainers.image.version"] == "1"
+        assert labels["org.opencontainers.image.revision"] == GITHUB["sha"]
+        assert result.outputs["digest"].removeprefix("sha256:") == info["Id"]
+        assert "| model version | 1 |" in result.summary
+    finally:
+        subprocess.run(["podman", "rmi", "-f", f"{image}:ci"], capture_output=True)

@@ -6,12 +6,32 @@ set -euo pipefail
 . "$GITHUB_ACTION_PATH/../_lib/steps.sh"
 
 name="${IMAGE,,}"  # registries want lower-case names; github.repository may not be
+
+# The project's `build-image --no-build` verb exported the model to bake in and wrote the
+# Dockerfile's build args (MODEL_NAME, MODEL_VERSION, ...) to this report: use them.
+report_args=()
+if [ -f "$IMAGE_REPORT" ]; then
+  while IFS= read -r arg; do report_args+=("$arg"); done < <(python3 -c '
+import json, sys
+for name, value in json.load(open(sys.argv[1])).get("build_args", {}).items():
+    print(f"{name}={value}")
+' "$IMAGE_REPORT")
+fi
+version="${MODEL_VERSION:-}"
+for arg in "${report_args[@]}"; do
+  if [ -z "$version" ] && [ "${arg%%=*}" = MODEL_VERSION ]; then version="${arg#*=}"; fi
+done
+version="${version:-unregistered}"
+
 metadata="$(mktemp)"
 args=(buildx build --file "$DOCKERFILE" --metadata-file "$metadata"
   --label "org.opencontainers.image.revision=$REVISION"
   --label "org.opencontainers.image.source=$SOURCE"
-  --label "org.opencontainers.image.version=${MODEL_VERSION:-unregistered}"
-  --label "mlops.model.version=${MODEL_VERSION:-unregistered}")
+  --label "org.opencontainers.image.version=$version"
+  --label "ai.mlops.model.version=$version")
+for arg in "${report_args[@]}"; do args+=(--build-arg "$arg"); done
+args+=(--build-arg "REVISION=$REVISION" --build-arg "SOURCE=$SOURCE"
+  --build-arg "MODEL_VERSION=$version")
 refs=()
 while IFS= read -r tag; do
   if [ -n "$tag" ]; then refs+=("$name:$tag"); args+=(--tag "$name:$tag"); fi
@@ -44,5 +64,5 @@ set_output tags "${refs[*]}"
   printf '## Image\n\n| | |\n|---|---|\n'
   printf '| image | `%s` |\n| digest | `%s` |\n| tags | %s |\n' "$name" "$digest" "${refs[*]}"
   printf '| pushed | %s |\n| commit | `%s` |\n' "$PUSH" "$REVISION"
-  printf '| model version | %s |\n\n' "${MODEL_VERSION:-unregistered}"
+  printf '| model version | %s |\n\n' "$version"
 } >> "$GITHUB_STEP_SUMMARY"
