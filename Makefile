@@ -9,7 +9,7 @@ LOCK := {{cookiecutter.project}}/requirements.lock
 export PATH := $(BIN):$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo test test-fast lint lock bench-serve
+.PHONY: help venv demo test test-fast lint lock bench-drift bench-serve
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -44,6 +44,9 @@ lock: venv ## re-lock the generated project's dependencies from its pyproject.to
 	cd build/lock/churn-model && uv pip compile --quiet --universal --python-version 3.11 \
 		--extra dev pyproject.toml -o requirements.lock
 	cp build/lock/churn-model/requirements.lock $(LOCK)
+
+bench-drift: venv ## time and peak memory of the generated `drift` verb at 10k, 100k, 1M rows x 20 columns
+	python bench/drift.py $(if $(ROWS),--rows $(ROWS))
 
 bench-serve: venv ## our server vs `mlflow models serve` vs the bare model (PROJECT=a trained one)
 	python bench/serve.py $(if $(PROJECT),--project $(PROJECT))

@@ -27,6 +27,7 @@ VERBS = {
     "model-tests": ("model_tests", "run tests/model with a JUnit report and the gate table"),
     "deploy": ("deploy", "make an environment match deploy/ENV.yaml; smoke test; roll back"),
     "promote": ("promote", "pin another environment's version in deploy/ENV.yaml (PR body)"),
+    "drift": ("drift", "Evidently drift report of current data against the reference (exit 3)"),
 }
 
 
@@ -49,8 +50,8 @@ def main(argv=None):
         module.add_arguments(subparsers[verb])
     args = parser.parse_args(argv)
     try:
-        module.run(args)
+        code = module.run(args)  # a verb may return its own exit code (drift: 3 on drift)
     except CliError as error:
         print(f"{PROG} {args.verb}: {error}", file=sys.stderr)
         return 1
-    return 0
+    return code or 0

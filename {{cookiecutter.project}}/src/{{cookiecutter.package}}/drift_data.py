@@ -1,0 +1,343 @@
+"""The two data sets `drift` compares: read fast, checked against the contract, and the reference
+found through the production model's lineage.
+
+Tables are read with pyarrow (multi-threaded) and text columns arrive as pandas categoricals, a
+small integer code per row instead of a Python string, so a million-row window costs seconds
+and little memory.
+"""
+
+import csv
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.json as pa_json
+import pyarrow.parquet as pa_parquet
+
+from .config import CliError, tracking_uri
+from .data import data_hash
+
+FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+FORMATS |= dict.fromkeys((".jsonl", ".ndjson", ".json"), "jsonl")
+FIRST_LINE = {"csv": 2, "jsonl": 1, "parquet": 1}  # line (row) number of index 0 in each format
+PRODUCTION_ALIAS = "production"
+FETCHED_DIR = Path(".dvc/tmp/drift-reference")  # DVC's own scratch folder, ignored by git
+
+
+@dataclass(frozen=True)
+class Monitored:
+    """The columns compared: the model's features, numeric ones must hold numbers."""
+
+    numeric: list
+    categorical: list
+
+    @property
+    def names(self):
+        return [*self.numeric, *self.categorical]
+
+
+@dataclass
+class Table:
+    """One side of the comparison: its rows (monitored columns only) and where they came from."""
+
+    frame: pd.DataFrame
+    source: str
+    files: list = field(default_factory=list)
+    details: dict = field(default_factory=dict)
+
+    def describe(self):
+        return {"source": self.source, "files": self.files, "rows": len(self.frame), **self.details}
+
+
+# -- reading -----------------------------------------------------------------------------------
+
+
+def log_files(path):
+    """A file and its rotations (`x.jsonl.2`, `x.jsonl.1`, `x.jsonl`), oldest first."""
+    path = Path(path)
+    rotated = [p for p in path.parent.glob(path.name + ".*") if p.suffix[1:].isdigit()]
+    rotated.sort(key=lambda p: int(p.suffix[1:]), reverse=True)
+    return [*rotated, *([path] if path.is_file() else [])]
+
+
+def file_format(path):
+    suffix = Path(re.sub(r"\.\d+$", "", str(path))).suffix.lower()  # rotations keep the format
+    if suffix not in FORMATS:
+        raise CliError(
+            f"{path}: unknown file type {suffix or '(no suffix)'}; give a .csv, .parquet or "
+            ".jsonl file."
+        )
+    return FORMATS[suffix]
+
+
+def read_table(path, columns, role, fmt=None):
+    """The monitored columns of a file and its rotations, checked: present, typed, not empty."""
+    files = log_files(path)
+    if not files:
+        raise CliError(f"The {role} data {path} does not exist.{_hint(path, role)}")
+    frames = [_read_one(file, columns, role, fmt or file_format(path)) for file in files]
+    frame = _concat(frames, columns.categorical)
+    if frame.empty:
+        raise CliError(f"The {role} data {path} has no rows.{_hint(path, role)}")
+    for name in columns.names:
+        if frame[name].isna().all():
+            raise CliError(
+                f"Column {name!r} of the {role} data {path} is empty in every row, so there is "
+                "nothing to compare: fix the export or the logging of that column."
+            )
+    return Table(frame, str(path), [str(file) for file in files])
+
+
+def _hint(path, role):
+    if role == "current" and str(path).endswith(".jsonl"):
+        return " The server writes this prediction log while it serves; or pass --current PATH."
+    return ""
+
+
+def _read_one(path, columns, role, fmt):
+    where = f"the {role} data {path}"
+    present = _column_names(path, fmt, where)
+    missing = [name for name in columns.names if name not in present]
+    if missing:
+        raise CliError(
+            f"{_cap(where)} lacks the column(s) {', '.join(missing)} the model uses (params.yaml, "
+            f"columns); it has: {', '.join(present)}."
+        )
+    reader = {"csv": _read_csv, "parquet": _read_parquet, "jsonl": _read_jsonl}[fmt]
+    try:
+        table = reader(path, columns)
+    except (pa.ArrowInvalid, ValueError) as error:
+        table = _read_leniently(path, fmt, error, where)
+    frame = _encode(table.select(columns.names), columns.categorical).to_pandas()
+    for name in columns.numeric:
+        frame[name] = _numbers(frame[name], name, where, FIRST_LINE[fmt])
+    return frame
+
+
+def _column_names(path, fmt, where):
+    """The header of a CSV, the keys of a JSON-lines file's first record, a parquet schema."""
+    if fmt == "parquet":
+        return pa_parquet.read_schema(path).names
+    with open(path, newline="", encoding="utf-8", errors="replace") as handle:
+        first = next((line for line in handle if line.strip()), None)
+    if first is None:
+        raise CliError(f"{_cap(where)} is empty: no header, no rows.")
+    if fmt == "csv":
+        return next(csv.reader([first]))
+    try:
+        record = json.loads(first)
+    except ValueError as error:
+        raise CliError(f"{_cap(where)}: its first line is not JSON ({error}).") from error
+    if not isinstance(record, dict):
+        raise CliError(f"{_cap(where)}: its first line is not a JSON object (column: value).")
+    return list(record)
+
+
+def _read_csv(path, columns):
+    text = {name: pa.dictionary(pa.int32(), pa.string()) for name in columns.categorical}
+    options = pa_csv.ConvertOptions(
+        column_types=text, include_columns=columns.names, strings_can_be_null=True
+    )
+    return pa_csv.read_csv(path, convert_options=options)
+
+
+def _read_parquet(path, columns):
+    return pa_parquet.read_table(path, columns=columns.names)
+
+
+def _read_jsonl(path, columns):
+    """Streamed in blocks, parsing only the monitored keys (`_ts`, `_score`... are skipped)."""
+    schema = pa.schema(
+        [(name, pa.float64()) for name in columns.numeric]
+        + [(name, pa.string()) for name in columns.categorical]
+    )
+    options = pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
+    reader = pa_json.open_json(path, parse_options=options)
+    return pa.Table.from_batches(list(reader), schema=reader.schema)
+
+
+def _encode(table, names):
+    """Text columns as dictionaries, which pandas turns into categoricals."""
+    for name in set(names) & set(table.column_names):
+        column = table.column(name)
+        if not pa.types.is_dictionary(column.type):
+            column = column.cast(pa.string()).dictionary_encode()
+        table = table.set_column(table.column_names.index(name), name, column)
+    return table
+
+
+def _read_leniently(path, fmt, error, where):
+    """pyarrow refuses a column of mixed types; pandas reads it, so checks can name the values."""
+    try:
+        if fmt == "jsonl":
+            frame = pd.read_json(path, lines=True, dtype=False)
+        elif fmt == "csv":
+            frame = pd.read_csv(path, dtype=str, keep_default_na=True)
+        else:
+            raise error
+        return pa.Table.from_pandas(frame.astype("string"), preserve_index=False)
+    except (ValueError, pa.ArrowException) as lenient_error:
+        raise CliError(f"{_cap(where)} is not readable: {error}") from lenient_error
+
+
+def _cap(text):
+    return text[:1].upper() + text[1:]
+
+
+def _numbers(series, name, where, first_line):
+    """A numeric column as float64, or a readable error naming the values that are not numbers."""
+    if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
+        return series.astype("float64")
+    text = series.astype("string").str.strip()
+    numbers = pd.to_numeric(text.where(text != ""), errors="coerce")
+    bad = series[numbers.isna() & text.notna() & (text != "")]
+    if len(bad):
+        examples = ", ".join(f"line {i + first_line}: {v!r}" for i, v in bad.head(3).items())
+        raise CliError(
+            f"Column {name!r} of the {where} must hold numbers (schema.yaml) but {len(bad)} "
+            f"value(s) are not: {examples}. Fix the data or its export."
+        )
+    return numbers.astype("float64")
+
+
+def _concat(frames, categorical):
+    """One frame; categoricals get the union of the files' categories, so they stay categorical."""
+    if len(frames) == 1:
+        return frames[0]
+    for name in categorical:
+        union = pd.api.types.union_categoricals([f[name] for f in frames]).categories
+        for frame in frames:
+            frame[name] = frame[name].cat.set_categories(union)
+    return pd.concat(frames, ignore_index=True)
+
+
+# -- the contract ------------------------------------------------------------------------------
+
+
+def contract_notes(frame, contract, names):
+    """Values outside schema.yaml (range, allowed, nulls): reported with the drift, not fatal,
+    because in production traffic they are exactly what a drift report should show."""
+    notes = {}
+    for name in names:
+        spec, column = contract.get("columns", {}).get(name, {}), frame[name]
+        counts = {"null": 0 if spec.get("nullable", True) else int(column.isna().sum())}
+        if "min" in spec:
+            counts["below_min"] = int((column < spec["min"]).sum())
+        if "max" in spec:
+            counts["above_max"] = int((column > spec["max"]).sum())
+        if "allowed" in spec:
+            unknown = set(column.cat.categories) - {str(value) for value in spec["allowed"]}
+            counts["not_allowed"] = int(column.isin(unknown).sum()) if unknown else 0
+        found = {check: count for check, count in counts.items() if count}
+        if found:
+            notes[name] = found
+    return notes
+
+
+# -- the reference -------------------------------------------------------------------------------
+
+
+def reference_table(setting, params, columns, explicit=None):
+    """`--reference PATH`, a fixed file in params, or the production version's training data."""
+    if explicit or setting not in (None, "", PRODUCTION_ALIAS):
+        table = read_table(explicit or setting, columns, "reference")
+        table.details["chosen_by"] = "--reference" if explicit else "drift.reference"
+        return table
+    version = production_version(params["registry"]["model_name"])
+    if version is None:
+        fallback = params["data"]["path"]
+        table = read_table(fallback, columns, "reference")
+        table.details["chosen_by"] = "data.path: no model version has the production alias yet"
+        return table
+    return _production_table(version, columns)
+
+
+def production_version(name):
+    """The registry version behind @production, or None when nothing is deployed yet."""
+    uri = tracking_uri()
+    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).exists():
+        return None  # no local registry yet: do not create an empty one
+    from mlflow.exceptions import MlflowException
+
+    from .registry import client
+
+    try:
+        return client().get_model_version_by_alias(name, PRODUCTION_ALIAS)
+    except MlflowException as error:
+        if error.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+            return None
+        raise CliError(f"The model registry at {uri} did not answer: {error}") from error
+
+
+def _production_table(version, columns):
+    tags = version.tags
+    path, wanted, commit = tags.get("data_path"), tags.get("data_hash"), tags.get("git_commit", "")
+    if not path or not wanted:
+        raise CliError(
+            f"Version {version.version} of {version.name} (@production) has no data_path or "
+            "data_hash lineage tag, so its training data is unknown: register versions with "
+            "`make register`, or set drift.reference to a file (or pass --reference)."
+        )
+    location, found_in = _locate_training_data(path, wanted, commit)
+    table = read_table(location, columns, "reference", fmt=file_format(path))
+    table.source = path
+    table.details.update(
+        chosen_by=f"lineage of {version.name} v{version.version} (@production)",
+        model=version.name, version=int(version.version), data_hash=wanted, git_commit=commit,
+        found_in=found_in,
+    )  # fmt: skip
+    return table
+
+
+def _locate_training_data(path, wanted, commit):
+    """The file whose md5 is `wanted`: in the workspace, DVC's cache, or DVC at that commit."""
+    if Path(path).is_file() and data_hash(path) == wanted:
+        return path, "workspace"
+    cached = Path(".dvc/cache/files/md5") / wanted[:2] / wanted[2:]
+    if cached.is_file():
+        return cached, "dvc cache"
+    fetched = FETCHED_DIR / wanted / Path(path).name
+    if fetched.is_file():
+        return fetched, "fetched earlier by dvc"
+    if re.fullmatch(r"[0-9a-f]{40}", commit):
+        return _fetch_with_dvc(path, commit, wanted, fetched), f"dvc at commit {commit[:12]}"
+    raise CliError(
+        f"The production model was trained on {path} with md5 {wanted}, which is neither in "
+        f"the workspace nor in the DVC cache, and its commit ({commit or 'unknown'}) is not a "
+        "clean commit DVC could fetch it from. Run `dvc pull`, or set drift.reference to a "
+        "file (or pass --reference)."
+    )
+
+
+def _fetch_with_dvc(path, commit, wanted, target):
+    import dvc.api
+    from dvc.exceptions import DvcException
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial, digest = target.with_suffix(".partial"), hashlib.md5()
+    try:
+        with (
+            dvc.api.open(path, repo=".", rev=commit, mode="rb") as source,
+            open(partial, "wb") as out,
+        ):
+            while chunk := source.read(1 << 20):
+                digest.update(chunk)
+                out.write(chunk)
+    except (DvcException, OSError) as error:
+        raise CliError(
+            f"DVC could not fetch {path} as of commit {commit[:12]} (the production model's "
+            f"training data): {error}. Check the DVC remote and the git history (CI needs "
+            "fetch-depth: 0), or set drift.reference to a file (or pass --reference)."
+        ) from error
+    if digest.hexdigest() != wanted:
+        partial.unlink()
+        raise CliError(
+            f"{path} at commit {commit[:12]} has md5 {digest.hexdigest()}, not the {wanted} the "
+            "production model was trained on: set drift.reference or pass --reference."
+        )
+    return partial.replace(target)
