@@ -28,6 +28,7 @@ VERBS = {
     "deploy": ("deploy", "make an environment match deploy/ENV.yaml; smoke test; roll back"),
     "promote": ("promote", "pin another environment's version in deploy/ENV.yaml (PR body)"),
     "drift": ("drift", "Evidently drift report of current data against the reference (exit 3)"),
+    "retrain": ("retrain", "on drift: branch with the new data appended, dvc repro, PR body"),
 }
 
 

@@ -1,0 +1,251 @@
+"""`retrain`: after `drift` found drift, make the retraining branch and write its PR body.
+
+On branch `retraining/drift` (re-made from HEAD on every run, so one branch and one pull
+request carry the latest window), the labelled rows of the drifted window are APPENDED to
+`data.path`, `dvc add` updates its pointer, `dvc repro` retrains and evaluates, and one commit
+records the data pointer, dvc.lock and the metrics. Appending, not replacing: the older rows
+still hold true labels, so the model learns the new regime without forgetting the old one,
+and the test split keeps both. `--push` then runs `dvc push` (the PR's CI pulls the new
+data from the DVC remote) and force-pushes the branch. The body, reports/retrain.md, holds the
+drift summary and the new metrics and fairness gaps against the version in production.
+
+It refuses, and makes no branch, when reports/drift.json says no drift, when the new rows lack
+labels or break the data contract, or when the working tree has uncommitted changes.
+"""
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+
+from .config import REPORTS_DIR, CliError, columns, load_params, load_schema
+from .contract import violations
+from .data import load_dataset, read_csv
+from .drift_data import file_format, production_version
+from .fetch import md5_of
+from .fetch import recorded_md5 as data_hash_of_pointer
+from .reports import markdown_table, read_report, write_report
+
+BRANCH = "retraining/drift"
+BOT = ("retraining bot", "retraining-bot@users.noreply.github.com")
+
+
+def retrain(args):
+    params = load_params()
+    drift = read_report("drift")
+    if drift is None:
+        raise CliError("reports/drift.json is missing: run `make drift` first.")
+    if not drift["drift_detected"]:
+        print("reports/drift.json found no drift: no retraining branch was made.")
+        return
+    require_clean_start(args.branch)
+    contract, data_path = load_schema(), Path(params["data"]["path"])
+    sources = [args.new_data] if args.new_data else drift["current"]["files"]
+    new_rows = labelled_rows(sources, contract, columns(params).target)
+    combined = pd.concat([load_dataset(params), new_rows], ignore_index=True)
+    check_contract(combined, contract, len(new_rows))
+    keep_in_dvc_cache(data_path)
+    git("checkout", "-B", args.branch)
+    append_rows(data_path, new_rows)
+    run_tool("dvc", "add", str(data_path))
+    run_tool("dvc", "repro")
+    body = pull_request_body(params, drift, len(new_rows), len(combined), args)
+    commit = commit_retraining(data_path, drift, len(new_rows))
+    if args.push:
+        run_tool("dvc", "push")
+        git("push", "--force", args.remote, f"HEAD:refs/heads/{args.branch}")
+    result = {"branch": args.branch, "commit": commit, "rows_added": len(new_rows),
+              "rows_total": len(combined), "pushed": args.push, "base": args.base}  # fmt: skip
+    write_report("retrain", result, body)
+    print(f"Branch {args.branch} at {commit[:12]}: {len(new_rows)} rows appended to {data_path}, "
+          f"retrained; pull request body in {REPORTS_DIR / 'retrain.md'}.")  # fmt: skip
+
+
+# -- the new rows ----------------------------------------------------------------------------------
+
+
+def labelled_rows(sources, contract, target):
+    """Every contract column of the drifted window, labels included, in the data set's order."""
+    frames = [_read_any(source, contract) for source in sources]
+    frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    wanted = list(contract["columns"])
+    if target not in frame.columns:
+        raise CliError(
+            f"The new data ({', '.join(map(str, sources))}) has no labels (column {target!r}): "
+            "a prediction log cannot retrain a model. Pass --new-data FILE with the labelled "
+            "rows of the drifted window (every column of schema.yaml)."
+        )
+    missing = [name for name in wanted if name not in frame.columns]
+    if missing:
+        raise CliError(
+            f"The new data lacks the column(s) {', '.join(missing)} of schema.yaml: "
+            "the rows appended to the training data must carry every column."
+        )
+    return frame[wanted]
+
+
+def _read_any(source, contract):
+    """CSV as `validate-data` reads it; parquet and JSON lines with text columns as text."""
+    kind = file_format(source)
+    if kind == "csv":
+        return read_csv(source, contract)
+    if not Path(source).exists():
+        raise CliError(f"The new data {source} does not exist.")
+    if kind == "parquet":
+        frame = pd.read_parquet(source)
+    else:
+        frame = pd.read_json(source, lines=True, dtype=False)
+    for name, spec in contract["columns"].items():
+        if spec["dtype"] == "str" and name in frame.columns:
+            frame[name] = frame[name].where(frame[name].isna(), frame[name].astype(str))
+    return frame
+
+
+def check_contract(combined, contract, added):
+    found = violations(combined, contract)
+    if found:
+        raise CliError(
+            f"The training data with the {added} new rows would break the data contract "
+            "(schema.yaml): "
+            + "; ".join(
+                f"{v['column']}: {v['check']} failed on {v['failed']} row(s)" for v in found
+            )
+            + ". No branch was made; fix the new data (e.g. duplicate ids) and run again."
+        )
+
+
+def append_rows(path, rows):
+    """Append as CSV lines: the existing rows stay byte for byte, so DVC stores only a new file."""
+    with open(path, "rb+") as handle:
+        handle.seek(0, os.SEEK_END)
+        if handle.tell():
+            handle.seek(-1, os.SEEK_END)
+            if handle.read(1) != b"\n":
+                handle.write(b"\n")
+    rows.to_csv(path, mode="a", header=False, index=False)
+
+
+# -- git and dvc -----------------------------------------------------------------------------------
+
+
+def git(*args):
+    return run_tool("git", *args)
+
+
+def run_tool(*command):
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        output = (done.stderr.strip() or done.stdout.strip()).splitlines()[-12:]
+        raise CliError(
+            f"`{' '.join(command)}` failed: {' '.join(output)}. Nothing was committed; "
+            "`git checkout -f -` and `dvc checkout` return to where you were."
+        )
+    return done.stdout.strip()
+
+
+def require_clean_start(branch):
+    if git("rev-parse", "--abbrev-ref", "HEAD") == branch:
+        raise CliError(f"You are on {branch}: run retrain from the branch it starts from (main).")
+    changed = git("status", "--porcelain", "--untracked-files=no")
+    if changed:
+        raise CliError(
+            "The working tree has uncommitted changes; the retraining branch must start from a "
+            f"commit. Commit or stash them first:\n{changed}"
+        )
+
+
+def keep_in_dvc_cache(data_path):
+    """The data must match its pointer, and sit in DVC's cache so `dvc checkout` can restore it."""
+    pointer = Path(f"{data_path}.dvc")
+    if not pointer.exists():
+        raise CliError(f"{data_path} is not tracked by DVC: run `dvc add {data_path}` and commit.")
+    if data_hash_of_pointer(pointer) != md5_of(data_path):
+        raise CliError(
+            f"{data_path} differs from the version {pointer} records: `dvc checkout` it (or "
+            "`dvc add` and commit it) before retraining."
+        )
+    run_tool("dvc", "add", "--quiet", str(data_path))  # same md5: only fills the cache
+
+
+def commit_retraining(data_path, drift, added):
+    git("add", f"{data_path}.dvc", "dvc.lock")
+    git("add", "--update")  # the metrics and reports dvc repro changed (all tracked)
+    drifted = ", ".join(drift["drifted_columns"])
+    message = f"Retrain on drifted data: {added} new rows (drift in {drifted})"
+    identity = []
+    if not subprocess.run(["git", "config", "user.email"], capture_output=True).stdout.strip():
+        identity = ["-c", f"user.name={BOT[0]}", "-c", f"user.email={BOT[1]}"]
+    run_tool("git", *identity, "commit", "--quiet", "-m", message)
+    return git("rev-parse", "HEAD")
+
+
+# -- the pull request body ------------------------------------------------------------------
+
+
+def pull_request_body(params, drift, added, total, args):
+    from .registry import lineage_tags
+
+    metrics = json.loads((REPORTS_DIR / "metrics.json").read_text())
+    fairness = json.loads((REPORTS_DIR / "fairness.json").read_text())
+    new = lineage_tags(params, metrics, fairness)
+    production = production_version(params["registry"]["model_name"])
+    old = production.tags if production else {}
+    label = f"production (v{production.version})" if production else "production (none)"
+    drift_md = (REPORTS_DIR / "drift.md").read_text().replace("## Data drift", "### Data drift")
+    parts = [
+        f"## Retrain {params['registry']['model_name']} on the drifted window",
+        f"`{args.branch}` appends {added} labelled rows of the drifted window to "
+        f"`{params['data']['path']}` ({total} rows now), updates its DVC pointer and reruns "
+        "`dvc repro`. This pull request's CI runs the data check and every model gate; "
+        "merging it registers and deploys as usual. The next drift run updates this pull "
+        "request instead of opening another.",
+        drift_md.strip(),
+    ]
+    for title, prefix, lower_is_better in (
+        ("New metrics (each version on its own test split)", "metric.", False),
+        ("Fairness gaps (lower is fairer)", "fairness.", True),
+    ):
+        rows = [
+            (f"`{key.removeprefix(prefix)}`", _cell(old.get(key)), _cell(new.get(key)),
+             _change(old.get(key), new.get(key), lower_is_better))
+            for key in sorted(k for k in {**old, **new} if k.startswith(prefix))
+        ]  # fmt: skip
+        parts += [f"### {title}", markdown_table(["", label, "retrained", "change"], rows)]
+    return "\n\n".join(parts)
+
+
+def _number(text):
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return None
+
+
+def _cell(text):
+    value = _number(text)
+    return "-" if value is None else f"{value:.4f}"
+
+
+def _change(before, after, lower_is_better):
+    before, after = _number(before), _number(after)
+    if before is None or after is None:
+        return "-"
+    change = after - before
+    verdict = "" if not change else (" (better)" if (change < 0) == lower_is_better else " (worse)")
+    return f"{change:+.4f}{verdict}"
+
+
+def add_arguments(parser):
+    parser.add_argument(
+        "--new-data",
+        help="labelled rows of the drifted window (default: the current data drift compared)",
+    )
+    parser.add_argument("--branch", default=BRANCH, help=f"branch to (re)make (default {BRANCH})")
+    parser.add_argument("--base", default="main", help="branch the pull request targets")
+    parser.add_argument("--push", action="store_true", help="dvc push, then force-push the branch")
+    parser.add_argument("--remote", default="origin", help="git remote to push to")
+
+
+run = retrain
