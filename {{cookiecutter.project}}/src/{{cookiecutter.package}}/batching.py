@@ -15,12 +15,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 
 class MicroBatcher:
-    def __init__(self, score, window_ms, max_rows):
-        """`score(records)` returns one result per record; it runs on the predict thread."""
+    def __init__(self, score, window_ms, max_rows, thread_setup=None):
+        """`score(records)` returns one result per record; it runs on the predict thread,
+        which calls `thread_setup()` first."""
         self.score = score
         self.window = window_ms / 1000
         self.max_rows = max_rows
-        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="predict")
+        self.executor = ThreadPoolExecutor(1, "predict", initializer=thread_setup)
         self._pending = []  # (record, future) in arrival order
         self._arrived = asyncio.Event()
         self._full = asyncio.Event()
