@@ -17,6 +17,7 @@ EXAMPLE_COLUMNS = {
     "support_calls", "churned",
 }  # fmt: skip
 PYTHON_VERSIONS = ("3.11", "3.12", "3.13")
+CRON = r"[0-9A-Za-z*/,-]+( [0-9A-Za-z*/,-]+){4}"  # five fields, nothing YAML could misread
 
 
 def sensitive_list(answers):
@@ -74,6 +75,11 @@ def problems(answers):
         yield (
             f"actions_ref {answers['actions_ref']!r} is not a git ref: "
             "type a tag such as v1 or a commit SHA."
+        )
+    if not re.fullmatch(CRON, answers["drift_schedule"].strip()):
+        yield (
+            f"drift_schedule {answers['drift_schedule']!r} is not a cron schedule: type five "
+            "fields, minute hour day-of-month month day-of-week, such as 17 6 * * * (daily)."
         )
 
 

@@ -21,6 +21,8 @@ BAD_ANSWERS = [
     ({"positive_class": "1"}, "positive_class must be yes for the example data"),
     ({"actions_repo": "just-a-name"}, "is not owner/name: type it like"),
     ({"actions_ref": "-bad ref"}, "is not a git ref: type a tag such as v1"),
+    ({"drift_schedule": "daily"}, "drift_schedule 'daily' is not a cron schedule: type five"),
+    ({"drift_schedule": '0 6 * * *" x'}, "is not a cron schedule"),
 ]
 
 
