@@ -1,0 +1,208 @@
+"""A fake `kubectl` for deploy tests: records every call and keeps a tiny cluster in a file.
+
+    KUBECTL=<wrapper running this file> FAKE_KUBECTL_DIR=<dir> python -m pkg deploy ...
+
+What it does, per subcommand (anything else exits 1):
+- `kustomize DIR`: runs the real kubectl (REAL_KUBECTL, default `kubectl`), so the real
+  overlays are rendered;
+- `apply -f -` / `delete -f -`: reads the objects; a Deployment whose pod template changed
+  gets a new revision (like the cluster), its replicas are kept;
+- `get deployment/NAME -o=jsonpath=...revision}`: the revision, or NotFound;
+- `rollout status deployment/NAME`: success, or the progress-deadline error when NAME is in
+  FAKE_KUBECTL_FAIL_ROLLOUT (comma-separated);
+- `rollout undo deployment/NAME [--to-revision=N]`: the template of that revision again;
+- `scale deployment/NAME --replicas=N`;
+- `port-forward -n NS TYPE/NAME LOCAL:REMOTE`: serves, on 127.0.0.1:LOCAL, a stand-in of
+  the model server whose /version is the MODEL_VERSION of that Deployment's current template
+  (a Service forwards to the Deployment of the same name) and whose /predict answers the
+  known cases of deploy/smoke-cases.yaml right, or wrong for versions listed in
+  FAKE_KUBECTL_BROKEN_VERSIONS.
+
+The calls are appended to FAKE_KUBECTL_DIR/calls.jsonl: {"argv": [...], "objects": [...]}
+with `kind/name` (and replicas, image, MODEL_VERSION of Deployments) of any stdin manifest.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+
+import yaml
+
+STATE_DIR = Path(os.environ["FAKE_KUBECTL_DIR"])
+STATE = STATE_DIR / "cluster.json"
+CALLS = STATE_DIR / "calls.jsonl"
+
+
+def listed(variable: str) -> set[str]:
+    return {item.strip() for item in os.environ.get(variable, "").split(",") if item.strip()}
+
+
+def load() -> dict:
+    return json.loads(STATE.read_text()) if STATE.exists() else {"deployments": {}}
+
+
+def save(cluster: dict) -> None:
+    STATE.write_text(json.dumps(cluster, indent=2))
+
+
+def model_version(template: dict) -> str | None:
+    for container in template["spec"]["containers"]:
+        for item in container.get("env", []):
+            if item["name"] == "MODEL_VERSION":
+                return item["value"]
+    return None
+
+
+def summary(item: dict) -> dict:
+    out = {"kind": item["kind"], "name": item["metadata"]["name"]}
+    if item["kind"] == "Deployment":
+        template = item["spec"]["template"]
+        out.update(replicas=item["spec"].get("replicas"), version=model_version(template),
+                   image=template["spec"]["containers"][0]["image"])  # fmt: skip
+    if item["kind"] == "HorizontalPodAutoscaler":
+        out.update(min=item["spec"]["minReplicas"], max=item["spec"]["maxReplicas"])
+    return out
+
+
+def fail(message: str) -> None:
+    print(message, file=sys.stderr)
+    sys.exit(1)
+
+
+def deployment_name(resource: str) -> str:
+    kind, _, name = resource.partition("/")
+    if kind not in ("deployment", "deployments", "deploy", "service", "svc"):
+        fail(f"fake kubectl: unsupported resource {resource}")
+    return name
+
+
+def apply(objects: list[dict]) -> None:
+    cluster = load()
+    for item in objects:
+        if item["kind"] == "Deployment":
+            name = item["metadata"]["name"]
+            current = cluster["deployments"].setdefault(name, {"history": [], "replicas": 1})
+            if not current["history"] or current["history"][-1] != item["spec"]["template"]:
+                current["history"].append(item["spec"]["template"])
+            if "replicas" in item["spec"]:
+                current["replicas"] = item["spec"]["replicas"]
+        print(f"{item['kind'].lower()}/{item['metadata']['name']} configured")
+    save(cluster)
+
+
+def delete(objects: list[dict]) -> None:
+    cluster = load()
+    for item in objects:
+        if item["kind"] == "Deployment":
+            cluster["deployments"].pop(item["metadata"]["name"], None)
+        print(f"{item['kind'].lower()}/{item['metadata']['name']} deleted")
+    save(cluster)
+
+
+def rollout(action: str, resource: str, flags: list[str]) -> None:
+    name = deployment_name(resource)
+    cluster = load()
+    if name not in cluster["deployments"]:
+        fail(f'Error from server (NotFound): deployments.apps "{name}" not found')
+    if action == "status":
+        if name in listed("FAKE_KUBECTL_FAIL_ROLLOUT"):
+            fail(f'error: deployment "{name}" exceeded its progress deadline')
+        print(f'deployment "{name}" successfully rolled out')
+    elif action == "undo":
+        history = cluster["deployments"][name]["history"]
+        wanted = [f for f in flags if f.startswith("--to-revision=")]
+        revision = int(wanted[0].split("=", 1)[1]) if wanted else len(history) - 1
+        if not 1 <= revision <= len(history):
+            fail(f'error: unable to find specified revision {revision} in history of "{name}"')
+        history.append(history[revision - 1])
+        save(cluster)
+        print(f"deployment.apps/{name} rolled back")
+    else:
+        fail(f"fake kubectl: unsupported rollout {action}")
+
+
+def port_forward(resource: str, ports: str) -> None:
+    name = deployment_name(resource)
+    history = load()["deployments"].get(name, {}).get("history")
+    if not history:
+        fail(f'Error from server (NotFound): deployments.apps "{name}" not found')
+    version = model_version(history[-1])
+    broken = version in listed("FAKE_KUBECTL_BROKEN_VERSIONS")
+    cases = (yaml.safe_load(Path("deploy/smoke-cases.yaml").read_text()) or {}).get("cases") or []
+    classes = sorted({str(case["expect"]) for case in cases}) or ["yes", "no"]
+
+    class Handler(BaseHTTPRequestHandler):
+        def answer(self, body: dict) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self):  # noqa: N802
+            self.answer({"version": version} if self.path == "/version" else {"status": "ok"})
+
+        def do_POST(self):  # noqa: N802
+            record = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            known = [str(c["expect"]) for c in cases if c["record"] == record]
+            label = known[0] if known else classes[0]
+            if broken:  # a model that gets the known answers wrong
+                label = next((c for c in classes if c != label), label)
+            self.answer({"prediction": label, "score": 0.5, "model_version": version})
+
+        def log_message(self, *args):
+            pass
+
+    local = int(ports.split(":")[0])
+    server = HTTPServer(("127.0.0.1", local), Handler)
+    print(f"Forwarding from 127.0.0.1:{local} -> {ports.split(':')[1]}", flush=True)
+    server.serve_forever()
+
+
+def main(argv: list[str]) -> None:
+    stdin_objects = []
+    if "-f" in argv and argv[argv.index("-f") + 1] == "-":
+        stdin_objects = [doc for doc in yaml.safe_load_all(sys.stdin.read()) if doc]
+    with CALLS.open("a") as log:
+        entry = {"argv": argv, "objects": [summary(o) for o in stdin_objects]}
+        log.write(json.dumps(entry) + "\n")
+    words = [a for a in argv if not a.startswith("-")]
+    namespace_value = argv[argv.index("-n") + 1] if "-n" in argv else None
+    words = [w for w in words if w != namespace_value]
+    flags = [a for a in argv if a.startswith("--")]
+    match words:
+        case ["kustomize", directory]:
+            real = os.environ.get("REAL_KUBECTL", "kubectl")
+            sys.exit(subprocess.run([real, "kustomize", directory]).returncode)
+        case ["apply"]:
+            apply(stdin_objects)
+        case ["delete"]:
+            delete(stdin_objects)
+        case ["get", resource]:
+            name = deployment_name(resource)
+            found = load()["deployments"].get(name)
+            if found is None:
+                fail(f'Error from server (NotFound): deployments.apps "{name}" not found')
+            print(len(found["history"]), end="")
+        case ["rollout", action, resource]:
+            rollout(action, resource, flags)
+        case ["scale", resource]:
+            cluster = load()
+            replicas = int(next(f for f in flags if f.startswith("--replicas=")).split("=")[1])
+            cluster["deployments"][deployment_name(resource)]["replicas"] = replicas
+            save(cluster)
+            print(f"{resource} scaled")
+        case ["port-forward", resource, ports]:
+            port_forward(resource, ports)
+        case _:
+            fail(f"fake kubectl: unsupported call {argv}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,60 @@
+"""The deploy files: valid, naming this project's model, and smoke cases the server accepts."""
+
+import difflib
+import json
+import shutil
+
+import pytest
+
+from {{ cookiecutter.package }}.config import CliError
+from {{ cookiecutter.package }}.deployfile import (
+    DEPLOY_DIR,
+    ENVIRONMENTS,
+    load_deploy,
+    load_smoke_cases,
+    pin,
+    pinned_version,
+)
+from {{ cookiecutter.package }}.schemas import RequestSchema
+from {{ cookiecutter.package }}.smoke import percentile
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_deploy_file_is_valid_and_names_this_model(env, params):
+    settings = load_deploy(env)
+    assert settings["model"]["name"] == params["registry"]["model_name"]
+    assert settings["smoke"]["requests"] > 0 and settings["smoke"]["max_p95_ms"] > 0
+
+
+def test_smoke_cases_are_requests_the_server_accepts(contract, spec, params):
+    schema = RequestSchema(contract, spec, params["serve"]["max_batch_records"])
+    allowed = {str(value) for value in contract["columns"][spec.target].get("allowed", [])}
+    for case in load_smoke_cases():
+        schema.record(json.dumps(case["record"]).encode())  # a bad field raises, naming it
+        assert not allowed or str(case["expect"]) in allowed, case
+
+
+def test_pin_changes_the_pinned_lines_and_nothing_else(tmp_path, monkeypatch):
+    shutil.copytree(DEPLOY_DIR, tmp_path / DEPLOY_DIR)
+    monkeypatch.chdir(tmp_path)
+    before = (DEPLOY_DIR / "production.yaml").read_text().splitlines()
+    pin("production", 7, "sha256:" + "0" * 64)
+    after = (DEPLOY_DIR / "production.yaml").read_text().splitlines()
+    changed = [line for line in difflib.ndiff(before, after) if line[:1] in "+-"]
+    assert len(changed) == 4, changed  # two lines out, two in, comments kept
+    assert pinned_version(load_deploy("production")) == "7"
+    assert load_deploy("production")["image"]["digest"] == "sha256:" + "0" * 64
+
+
+def test_pin_refuses_a_file_without_the_line(tmp_path, monkeypatch):
+    (tmp_path / DEPLOY_DIR).mkdir()
+    (tmp_path / DEPLOY_DIR / "staging.yaml").write_text("environment: staging\nmodel: {}\n")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(CliError, match="no `version:` line under `model:`"):
+        pin("staging", 3)
+
+
+def test_p95_is_the_nearest_rank():
+    assert percentile(list(range(1, 101)), 95) == 95
+    assert percentile([5.0], 95) == 5.0
+    assert percentile([1, 2, 3, 100], 95) == 100
