@@ -42,7 +42,7 @@ COMMON = {
     "src/PKG/deploy_k8s.py", "src/PKG/smoke.py", "src/PKG/promote.py",
     "tests/unit/test_deploy_files.py",
     "src/PKG/drift.py", "src/PKG/drift_data.py", "src/PKG/retrain.py",
-    ".github/workflows/drift.yml",
+    ".github/workflows/drift.yml", "tests/unit/test_drift.py",
 }  # fmt: skip
 # Files that only some answers keep: option -> value -> files.
 ONLY_WITH = {

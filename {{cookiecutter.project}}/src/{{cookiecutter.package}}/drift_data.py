@@ -199,7 +199,7 @@ def _numbers(series, name, where, first_line):
     if len(bad):
         examples = ", ".join(f"line {i + first_line}: {v!r}" for i, v in bad.head(3).items())
         raise CliError(
-            f"Column {name!r} of the {where} must hold numbers (schema.yaml) but {len(bad)} "
+            f"Column {name!r} of {where} must hold numbers (schema.yaml) but {len(bad)} "
             f"value(s) are not: {examples}. Fix the data or its export."
         )
     return numbers.astype("float64")

@@ -1,0 +1,232 @@
+"""The drift verb on small synthetic data: verdicts, exit codes, the three reports, and the
+readable errors a broken current file gets. Each test runs in its own folder with its own
+params.yaml, so it does not depend on this project's data or on a trained model."""
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from {{ cookiecutter.package }}.cli import main
+from {{ cookiecutter.package }}.config import CliError
+from {{ cookiecutter.package }}.drift import DRIFT_EXIT, quantile_bins
+from {{ cookiecutter.package }}.retrain import labelled_rows
+
+PARAMS = {
+    "data": {"path": "data/reference.csv", "seed": 7},
+    "columns": {
+        "target": "label",
+        "positive_class": "yes",
+        "numeric": ["amount", "visits"],
+        "categorical": ["plan"],
+        "sensitive": [],
+        "ignore": [],
+    },
+    "registry": {"model_name": "demo"},
+    "serve": {"prediction_log": "logs/predictions.jsonl"},
+    "drift": {"min_rows": 200},
+}
+PLANS = ["basic", "plus", "pro"]
+
+
+def table(rows, seed, amount_shift=0.0, plans=(0.5, 0.3, 0.2)):
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "amount": rng.normal(50 + amount_shift, 10, rows).round(2),
+            "visits": rng.poisson(3, rows),
+            "plan": rng.choice(PLANS, rows, p=plans),
+            "label": rng.choice(["yes", "no"], rows),
+        }
+    )
+
+
+def set_drift(**settings):
+    params = yaml.safe_load(Path("params.yaml").read_text())
+    params["drift"].update(settings)
+    Path("params.yaml").write_text(yaml.safe_dump(params))
+
+
+def drift(capsys, *args):
+    code = main(["drift", *map(str, args)])
+    return code, capsys.readouterr()
+
+
+def report():
+    return json.loads(Path("reports/drift.json").read_text())
+
+
+@pytest.fixture(autouse=True)
+def project(tmp_path, monkeypatch):
+    """params.yaml and a 2000-row reference; no registry, so the reference is data.path."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    Path("data").mkdir()
+    Path("params.yaml").write_text(yaml.safe_dump(PARAMS))
+    table(2000, seed=1).to_csv("data/reference.csv", index=False)
+    return tmp_path
+
+
+def test_same_distribution_is_no_drift(capsys):
+    table(1000, seed=2).to_csv("current.csv", index=False)
+    code, out = drift(capsys, "--current", "current.csv")
+    assert code == 0, out.err
+    result = report()
+    assert result["drift_detected"] is False and result["drifted_columns"] == []
+    assert set(result["columns"]) == {"amount", "visits", "plan"}
+    assert result["reference"]["source"] == "data/reference.csv"
+    assert "no model version has the production alias" in result["reference"]["chosen_by"]
+    assert result["sampling"]["used"] is False
+    assert Path("reports/drift.html").stat().st_size > 10_000  # Evidently's report
+    assert "## Data drift: no drift" in Path("reports/drift.md").read_text()
+    assert not (Path("mlflow.db")).exists()  # looking for @production created no registry
+
+
+def test_shifted_columns_are_flagged_and_exit_3(capsys):
+    table(1000, seed=2, amount_shift=8, plans=(0.1, 0.2, 0.7)).to_csv("current.csv", index=False)
+    code, out = drift(capsys, "--current", "current.csv")
+    assert code == DRIFT_EXIT == 3
+    assert "DRIFT detected: 2 of 3 columns drifted" in out.out
+    result = report()
+    assert result["drift_detected"] is True and result["exit_code"] == 3
+    assert sorted(result["drifted_columns"]) == ["amount", "plan"]
+    assert result["dataset"]["share"] == pytest.approx(2 / 3)
+    amount = result["columns"]["amount"]
+    assert amount["method"] == "jensenshannon" and amount["threshold"] == 0.1
+    assert amount["score"] >= 0.1 and amount["compared_as"] == "20 quantile bins of the reference"
+    assert result["columns"]["visits"]["drifted"] is False
+    markdown = Path("reports/drift.md").read_text()
+    assert "| `amount` | jensenshannon |" in markdown and "| `visits`" not in markdown
+    assert re.search(r"- `plan`: pro: (19|20|21)\.\d% -> (69|70|71)\.\d% of rows", markdown)
+    assert "[drift.html](drift.html)" in markdown
+
+
+def test_prediction_log_with_rotations_is_the_default_current(capsys):
+    Path("logs").mkdir()
+    for suffix, seed in ((".1", 3), ("", 4)):
+        rows = table(400, seed=seed).drop(columns="label")
+        rows["_ts"], rows["_model_version"], rows["_score"] = "2026-11-25T10:00:00Z", "1", 0.4
+        rows["_prediction"] = "no"
+        rows.to_json(f"logs/predictions.jsonl{suffix}", orient="records", lines=True)
+    code, out = drift(capsys)
+    assert code == 0, out.err
+    current = report()["current"]
+    assert current["files"] == ["logs/predictions.jsonl.1", "logs/predictions.jsonl"]
+    assert current["rows"] == 800
+
+
+def test_parquet_current_and_a_raw_numeric_column(capsys):
+    set_drift(columns={"amount": {"bins": None, "method": "wasserstein"}})
+    table(1000, seed=2, amount_shift=8).to_parquet("current.parquet")
+    code, out = drift(capsys, "--current", "current.parquet")
+    amount = report()["columns"]["amount"]
+    assert amount["compared_as"] == "raw values" and amount["method"] == "wasserstein"
+    assert amount["drifted"] is True
+    assert code == DRIFT_EXIT  # 1 of 3 columns reaches the default share 0.25
+
+
+def test_per_column_threshold_and_drift_share(capsys):
+    set_drift(drift_share=0.5, columns={"amount": {"threshold": 0.9}})
+    table(1000, seed=2, amount_shift=8, plans=(0.1, 0.2, 0.7)).to_csv("current.csv", index=False)
+    code, _ = drift(capsys, "--current", "current.csv")
+    result = report()
+    assert result["columns"]["amount"]["threshold"] == 0.9
+    assert result["drifted_columns"] == ["plan"]
+    assert code == 0  # 1 of 3 is below the share 0.5
+
+
+def test_sampling_only_when_asked_and_reported(capsys):
+    table(1000, seed=2).to_csv("current.csv", index=False)
+    code, _ = drift(capsys, "--current", "current.csv", "--sample-rows", 500)
+    assert code == 0
+    assert report()["sampling"] == {"used": True, "sample_rows": 500, "seed": 7}
+    assert "500 random rows per side (seed 7)" in Path("reports/drift.md").read_text()
+
+
+def bad_current(kind):
+    frame = table(1000, seed=2)
+    if kind == "missing column":
+        frame.drop(columns="plan").to_csv("current.csv", index=False)
+    elif kind == "wrong type":
+        frame["amount"] = frame["amount"].astype(object)
+        frame.loc[6, "amount"] = "lots"
+        frame.to_csv("current.csv", index=False)
+    elif kind == "wrong type in a log":
+        frame["amount"] = frame["amount"].astype(object)
+        frame.loc[2, "amount"] = "n/a"
+        frame.to_json("current.jsonl", orient="records", lines=True)
+        return "current.jsonl"
+    elif kind == "empty file":
+        Path("current.csv").write_text("")
+    elif kind == "header only":
+        frame.head(0).to_csv("current.csv", index=False)
+    elif kind == "too few rows":
+        frame.head(50).to_csv("current.csv", index=False)
+    return "current.csv"
+
+
+@pytest.mark.parametrize(
+    "kind, reason",
+    [
+        ("missing column", "lacks the column(s) plan the model uses"),
+        (
+            "wrong type",
+            "Column 'amount' of the current data current.csv must hold numbers "
+            "(schema.yaml) but 1 value(s) are not: line 8: 'lots'",
+        ),
+        ("wrong type in a log", "must hold numbers (schema.yaml) but 1 value(s) are not: line 3"),
+        ("empty file", "The current data current.csv is empty: no header, no rows."),
+        ("header only", "The current data current.csv has no rows."),
+        ("too few rows", "has 50 rows, fewer than drift.min_rows (200)"),
+        ("no file", "The current data nowhere.csv does not exist."),
+    ],
+)
+def test_broken_current_data_is_an_error_with_the_reason(capsys, kind, reason):
+    table(1000, seed=2, amount_shift=8).to_csv("old.csv", index=False)
+    assert drift(capsys, "--current", "old.csv")[0] == DRIFT_EXIT  # leaves a drift verdict
+    path = "nowhere.csv" if kind == "no file" else bad_current(kind)
+    code, out = drift(capsys, "--current", path)
+    assert code == 1
+    assert " drift: " in out.err and reason in out.err
+    assert not Path("reports/drift.json").exists()  # the old verdict is gone: no retraining
+
+
+def test_unknown_column_in_settings_is_an_error(capsys):
+    set_drift(columns={"nope": {"threshold": 0.2}})
+    table(1000, seed=2).to_csv("current.csv", index=False)
+    code, out = drift(capsys, "--current", "current.csv")
+    assert code == 1 and "drift.columns.nope: give a monitored column" in out.err
+
+
+def test_quantile_bins_keep_outliers_and_missing_values():
+    reference = pd.Series(np.arange(100, dtype=float))
+    current = pd.Series([-5.0, 50.0, 1e9, np.nan])
+    ref_bins, cur_bins = quantile_bins(reference, current, 4)
+    assert len(ref_bins.categories) == 4  # 3 inner cut points, open-ended outer bins
+    assert list(ref_bins.categories) == sorted(ref_bins.categories)  # numbered in order
+    assert cur_bins[0] == ref_bins.categories[0] and cur_bins[2] == ref_bins.categories[-1]
+    assert pd.isna(cur_bins[3])
+    assert pd.Series(ref_bins).value_counts().tolist() == [25, 25, 25, 25]
+
+
+def test_retraining_needs_labelled_rows():
+    contract = {
+        "columns": {
+            "amount": {"dtype": "float"},
+            "plan": {"dtype": "str"},
+            "label": {"dtype": "str"},
+        }
+    }
+    table(10, seed=1).drop(columns="label").to_csv("log.csv", index=False)
+    with pytest.raises(CliError, match="has no labels \\(column 'label'\\)"):
+        labelled_rows(["log.csv"], contract, "label")
+    table(10, seed=1).to_csv("labelled.csv", index=False)
+    assert list(labelled_rows(["labelled.csv"], contract, "label").columns) == [
+        "amount",
+        "plan",
+        "label",
+    ]
