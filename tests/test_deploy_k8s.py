@@ -208,9 +208,10 @@ def test_the_objects_fit_together(k8s_bake):
     assert stable["spec"]["template"]["spec"] == canary["spec"]["template"]["spec"]
 
 
-# -- the kubectl sequence -----------------------------------------------------------------
+# -- the kubectl sequence (each deploy is a CLI process importing MLflow: slow) -------------
 
 
+@pytest.mark.slow
 def test_first_deploy_applies_everything_then_smoke_tests_the_service(project, cluster):
     pin(project, "production", 1)
     done = deploy(project, cluster, "production")
@@ -234,6 +235,7 @@ def test_first_deploy_applies_everything_then_smoke_tests_the_service(project, c
     assert report["outcome"] == "succeeded" and report["smoke"][0]["passed"]
 
 
+@pytest.mark.slow
 def test_a_new_version_goes_to_the_canary_first(project, cluster):
     pin(project, "production", 1)
     assert deploy(project, cluster, "production").returncode == 0
@@ -270,6 +272,7 @@ def test_a_new_version_goes_to_the_canary_first(project, cluster):
     assert alias(project, "production") == "2"
 
 
+@pytest.mark.slow
 def test_a_canary_that_fails_its_smoke_test_never_reaches_the_stable_pods(project, cluster):
     pin(project, "production", 2)
     assert deploy(project, cluster, "production").returncode == 0
@@ -296,6 +299,7 @@ def test_a_canary_that_fails_its_smoke_test_never_reaches_the_stable_pods(projec
     assert report["outcome"] == "rolled_back" and "canary" in report["reason"]
 
 
+@pytest.mark.slow
 def test_a_failed_rollout_is_undone_to_the_revision_before_it(project, cluster):
     pin(project, "staging", 1)  # staging: no canary (canary_percent 0)
     assert deploy(project, cluster, "staging").returncode == 0
@@ -321,6 +325,7 @@ def test_a_failed_rollout_is_undone_to_the_revision_before_it(project, cluster):
     assert history[-1] == history[revision - 1]  # version 2's pods again
 
 
+@pytest.mark.slow
 def test_a_failed_smoke_test_after_the_rollout_is_undone(project, cluster):
     pin(project, "staging", 1)
     assert deploy(project, cluster, "staging").returncode == 0
@@ -337,6 +342,7 @@ def test_a_failed_smoke_test_after_the_rollout_is_undone(project, cluster):
     assert alias(project, "staging") == "1"
 
 
+@pytest.mark.slow
 def test_a_failed_first_rollout_is_removed(project, cluster):
     pin(project, "staging", 3)
     done = deploy(project, cluster, "staging", FAKE_KUBECTL_BROKEN_VERSIONS="3")
@@ -348,6 +354,7 @@ def test_a_failed_first_rollout_is_removed(project, cluster):
     assert "alias staging removed" in done.stderr
 
 
+@pytest.mark.slow
 def test_nothing_is_touched_for_a_version_that_did_not_pass_its_gates(project, cluster):
     pin(project, "production", 4)
     done = deploy(project, cluster, "production")
@@ -356,6 +363,7 @@ def test_nothing_is_touched_for_a_version_that_did_not_pass_its_gates(project, c
     assert cluster.calls() == []
 
 
+@pytest.mark.slow
 def test_the_kubernetes_target_needs_an_image_digest(project, cluster):
     path = project / "deploy/production.yaml"
     path.write_text(re.sub(r"(?m)^  version: \S+", "  version: 1", path.read_text(), count=1))

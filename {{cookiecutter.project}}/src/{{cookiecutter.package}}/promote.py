@@ -145,6 +145,18 @@ def pull_request_body(result, old, new):
         f"Sets `{deploy_file(env)}` to version {version}, {source}. Merging deploys it to "
         f"{env} (smoke-tested, rolled back automatically on failure); {undo}.",
     ]
+    parts += comparison_tables(old, new, old_label, new_label)
+    return "\n\n".join(parts)
+
+
+def comparison_tables(old, new, old_label, new_label):
+    """Markdown tables of two versions' lineage tags: metrics, fairness gaps, lineage.
+
+    old and new are tag dicts (a version's `.tags`); either may be empty. Any verb that
+    compares a new model with a deployed one (a promotion, a retraining) can show these.
+    """
+    rows_by_tag = comparison(old, new)
+    parts = []
     for title, prefix, lower_is_better in (
         ("Metrics", "metric.", False),
         ("Fairness gaps (lower is fairer)", "fairness.", True),
@@ -156,7 +168,7 @@ def pull_request_body(result, old, new):
                 _cell(row["new"]),
                 _cell(row["change"], signed=True) + _verdict(row["change"], lower_is_better),
             )
-            for key, row in result["comparison"].items()
+            for key, row in rows_by_tag.items()
             if key.startswith(prefix)
         ]
         if rows:
@@ -164,8 +176,7 @@ def pull_request_body(result, old, new):
     lineage = [
         (label, f"`{old.get(tag, '-')}`", f"`{new.get(tag, '-')}`") for label, tag in LINEAGE
     ]
-    parts += ["### Lineage", markdown_table(["", old_label, new_label], lineage)]
-    return "\n\n".join(parts)
+    return [*parts, "### Lineage", markdown_table(["", old_label, new_label], lineage)]
 
 
 def _verdict(change, lower_is_better):
