@@ -40,7 +40,7 @@ COMMON = {
     "deploy/staging.yaml", "deploy/production.yaml", "deploy/smoke-cases.yaml",
     "src/PKG/deploy.py", "src/PKG/deployfile.py", "src/PKG/deploy_local.py",
     "src/PKG/deploy_k8s.py", "src/PKG/smoke.py", "src/PKG/promote.py",
-    "tests/unit/test_deploy_files.py",
+    "tests/unit/test_deploy_files.py", ".github/workflows/cd.yml", ".github/workflows/promote.yml",
     "src/PKG/drift.py", "src/PKG/drift_data.py", "src/PKG/retrain.py",
     ".github/workflows/drift.yml", "tests/unit/test_drift.py",
 }  # fmt: skip
@@ -118,5 +118,5 @@ def assert_files_parse(project):
         ast.parse(path.read_text(), filename=str(path))
     for path in [*project.rglob("*.yaml"), *project.rglob("*.yml"), project / ".dvc/config"]:
         if path.suffix in (".yaml", ".yml"):
-            yaml.safe_load(path.read_text())
+            list(yaml.safe_load_all(path.read_text()))  # kustomize patches hold several
     tomllib.loads((project / "pyproject.toml").read_text())
