@@ -230,6 +230,7 @@ def test_first_deploy_applies_everything_then_smoke_tests_the_service(project, c
     assert canary["replicas"] == 0
     hpa = applied["HorizontalPodAutoscaler", NAME]
     assert (hpa["min"], hpa["max"]) == (2, 6)  # rollout.replicas, rollout.max_replicas
+    assert ("Namespace", f"{NAME}-production") in applied  # made by the first rollout only
     assert alias(project, "production") == "1"
     report = json.loads((project / "reports/deploy-production.json").read_text())
     assert report["outcome"] == "succeeded" and report["smoke"][0]["passed"]
@@ -266,6 +267,7 @@ def test_a_new_version_goes_to_the_canary_first(project, cluster):
         }
     ]
     assert "Smoke test of the canary (1 pod(s))" in done.stdout
+    assert "Namespace" not in {o["kind"] for o in cluster.calls()[5]["objects"]}
     state = cluster.state()
     assert state[NAME]["history"][-1]["spec"]["containers"][0]["env"][-1]["value"] == "2"
     assert state[f"{NAME}-canary"]["replicas"] == 0

@@ -161,6 +161,8 @@ class KubernetesTarget:
             with self.port_forward(f"deployment/{canary['metadata']['name']}", SERVER_PORT) as url:
                 smoke(url, f"the canary ({canary_pods} pod(s))")
         objects, _ = self.configured(version, 0)
+        if self.revision_before is not None:  # the namespace exists: a namespaced Role suffices
+            objects = [o for o in objects if o["kind"] != "Namespace"]
         self.applied.append("stable")
         self.apply(objects)
         self.rollout_status(self.stable)
@@ -177,7 +179,7 @@ class KubernetesTarget:
         name, canary = self.stable["metadata"]["name"], self.canary["metadata"]["name"]
         if "stable" not in self.applied:  # the canary failed: the stable pods never changed
             self.run("scale", f"deployment/{canary}", "--replicas=0", "-n", self.namespace)
-            return f"canary {canary} scaled to 0; {name} kept serving version {previous}"
+            return f"canary {canary} scaled to 0; {name} kept its pods (version {previous})"
         if self.revision_before is None:  # nothing ran before: take the failed first rollout away
             objects = [o for o in self.configured(previous, 0)[0] if o["kind"] != "Namespace"]
             self.run("delete", "-f", "-", "--ignore-not-found", stdin=yaml.safe_dump_all(objects))
