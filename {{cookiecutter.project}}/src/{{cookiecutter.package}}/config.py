@@ -76,4 +76,5 @@ def params_hash(params):
 
 
 def tracking_uri():
-    return os.environ.get("MLFLOW_TRACKING_URI", DEFAULT_TRACKING_URI)
+    # Empty counts as unset: a workflow passes a secret nobody set as an empty string.
+    return os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI

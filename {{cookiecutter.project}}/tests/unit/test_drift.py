@@ -86,6 +86,15 @@ def test_same_distribution_is_no_drift(capsys):
     assert not (Path("mlflow.db")).exists()  # looking for @production created no registry
 
 
+def test_an_empty_tracking_uri_means_the_local_registry(capsys, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "")  # how CI passes a secret nobody set
+    table(1000, seed=2).to_csv("current.csv", index=False)
+    code, out = drift(capsys, "--current", "current.csv")
+    assert code == 0, out.err
+    assert "no model version has the production alias" in report()["reference"]["chosen_by"]
+    assert not Path("mlflow.db").exists()  # "" read as a URI would make MLflow create one
+
+
 def test_shifted_columns_are_flagged_and_exit_3(capsys):
     table(1000, seed=2, amount_shift=8, plans=(0.1, 0.2, 0.7)).to_csv("current.csv", index=False)
     code, out = drift(capsys, "--current", "current.csv")
