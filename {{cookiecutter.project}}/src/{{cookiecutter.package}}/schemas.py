@@ -17,8 +17,7 @@ import typing_extensions
 from fastapi.exceptions import RequestValidationError
 from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
 
-STRICT = ConfigDict(extra="forbid", strict=True)  # 5.0 is not an int, "5" is not a number
-PYTHON_TYPES = {"int": int, "float": float, "str": str}
+STRICT = ConfigDict(extra="forbid", strict=True)  # "5" is not a number, 1 is not a category
 
 
 class RequestSchema:
@@ -78,12 +77,13 @@ def _field(rule, numeric, optional):
     if rule["dtype"] in ("int", "float"):
         constraints = {key: rule[name] for key, name in (("ge", "min"), ("le", "max"))
                        if name in rule}  # fmt: skip
-        if rule["dtype"] == "float":
-            constraints["allow_inf_nan"] = False
+        constraints["allow_inf_nan"] = False
+        if rule["dtype"] == "int":  # 23200.0 is a fine int (JSON writers add the .0); 0.5 is not
+            constraints["multiple_of"] = 1
     if "allowed" in rule:
         kind = Literal[tuple(str(value) for value in rule["allowed"])]
     else:
-        base = PYTHON_TYPES[rule["dtype"]]
+        base = str if rule["dtype"] == "str" else float  # numbers: float, strict (no strings)
         kind = Annotated[base, Field(**constraints)]
     if rule.get("nullable") or optional:
         kind = kind | None

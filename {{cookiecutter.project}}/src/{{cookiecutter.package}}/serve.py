@@ -63,8 +63,12 @@ def create_app(source, params, contract):
         version, scores, predicted = score(records)
         return [(version, s, p) for s, p in zip(scores, predicted, strict=True)]
 
-    batcher = MicroBatcher(score_each, settings["batch_window_ms"], settings["batch_max_rows"],
-                           thread_setup=lambda: _limit_threads(settings["predict_threads"]))  # fmt: skip
+    batcher = MicroBatcher(
+        score_each,
+        settings["batch_window_ms"],
+        settings["batch_max_rows"],
+        thread_setup=lambda: _limit_threads(settings["predict_threads"]),
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app):

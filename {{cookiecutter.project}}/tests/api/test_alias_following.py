@@ -66,17 +66,19 @@ def test_no_request_is_dropped_while_the_model_swaps(serve_params, start_app, re
             response = client.post("/predict", json=records[len(answers) % len(records)])
             answers.append((response.status_code, response.json().get("model_version")))
 
-    senders = [threading.Thread(target=keep_asking) for _ in range(4)]
+    senders = [threading.Thread(target=keep_asking, daemon=True) for _ in range(4)]
     for sender in senders:
         sender.start()
-    wait_until(lambda: len(answers) >= 20, what="traffic")
-    registry.alias_points_to = "2"
-    wait_until(lambda: any(v == "2" for _, v in answers[-4:]), what="answers from version 2")
-    count = len(answers)
-    wait_until(lambda: len(answers) >= count + 20, what="more traffic")
-    stop.set()
-    for sender in senders:
-        sender.join()
+    try:
+        wait_until(lambda: len(answers) >= 20, what="traffic")
+        registry.alias_points_to = "2"
+        wait_until(lambda: any(v == "2" for _, v in answers[-4:]), what="answers from version 2")
+        count = len(answers)
+        wait_until(lambda: len(answers) >= count + 20, what="more traffic")
+    finally:
+        stop.set()
+        for sender in senders:
+            sender.join(timeout=30)
     assert {status for status, _ in answers} == {200}
     assert {version for _, version in answers} == {"1", "2"}
 

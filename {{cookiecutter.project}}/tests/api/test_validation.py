@@ -34,6 +34,10 @@ def _categorical(spec, contract):
     return _first(spec, contract, lambda r: "allowed" in r, "categorical")
 
 
+def _integer(spec, contract):
+    return _first(spec, contract, lambda r: r.get("dtype") == "int", "an integer")
+
+
 def _numeric(spec, contract):
     return _first(spec, contract, lambda r: r.get("dtype") in ("int", "float"), "numeric")
 
@@ -41,12 +45,10 @@ def _numeric(spec, contract):
 # case -> (find the column, change the record, expected pydantic error types)
 CASES = {
     "missing field": (_required, lambda r, c, rule: r.pop(c), {"missing"}),
-    "wrong type": (_numeric, lambda r, c, rule: r.update({c: "many"}), {"int_type", "float_type"}),
-    "boolean for a number": (
-        _numeric,
-        lambda r, c, rule: r.update({c: True}),
-        {"int_type", "float_type"},
-    ),
+    "wrong type": (_numeric, lambda r, c, rule: r.update({c: "many"}), {"float_type"}),
+    "number as text": (_numeric, lambda r, c, rule: r.update({c: "7"}), {"float_type"}),
+    "boolean for a number": (_numeric, lambda r, c, rule: r.update({c: True}), {"float_type"}),
+    "fraction for an integer": (_integer, lambda r, c, rule: r.update({c: 2.5}), {"multiple_of"}),
     "unknown category": (
         _categorical,
         lambda r, c, rule: r.update({c: "no-such-category"}),
