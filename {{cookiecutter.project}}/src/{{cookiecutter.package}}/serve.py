@@ -102,7 +102,8 @@ def create_app(source, params, contract):
     @app.post("/predict/batch", openapi_extra=_body("BatchRequest"), responses=_ok("Batch"))
     async def predict_batch(request: Request):
         """Score many records in one call; answers in the order of `records`."""
-        records = schema.batch(await request.body())
+        body = await request.body()
+        records = await asyncio.to_thread(schema.batch, body)  # 10k records: ~15 ms off the loop
         if state.model is None:
             return not_ready()
         version, scores, predicted = await batcher.run_on_thread(score, records)
