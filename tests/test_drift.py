@@ -275,6 +275,26 @@ def test_known_shift_flags_those_columns_and_opens_then_updates_one_pull_request
     back_to_main(project)
 
 
+def test_drift_report_action_without_a_trained_model(tmp_path):
+    """Before any deploy the reference is data.path; no prediction log yet is an error."""
+    project = bake(tmp_path)
+    shifted = window(project, seed=21, shifted=True)
+    shifted.to_csv(tmp_path / "window.csv", index=False)
+    uploads = Uploads(project)
+    env = project_env(project)
+    report = run_action(ROOT / "actions/drift-report", {"package": PACKAGE,
+                        "current": str(tmp_path / "window.csv")}, cwd=project, env=env,
+                        uses=uploads)  # fmt: skip
+    assert not report.failed, report.log
+    assert report.outputs == {"drift-detected": "true", "report": "reports/drift.json"}
+    assert "`data/raw/dataset.csv`, 5000 rows (data.path: no model version" in report.summary
+    missing_log = run_action(ROOT / "actions/drift-report", {"package": PACKAGE}, cwd=project,
+                             env=env, uses=uploads)  # fmt: skip
+    assert missing_log.failed
+    assert "The current data logs/predictions.jsonl does not exist. The server writes this " \
+        "prediction log while it serves" in missing_log.summary  # fmt: skip
+
+
 def test_schedule_is_chosen_at_bake_time(tmp_path):
     default = bake(tmp_path / "default")
     weekly = bake(tmp_path / "weekly", drift_schedule="30 4 * * 1")
