@@ -44,7 +44,7 @@ class Settings:
         return self.columns.get(name, {}).get("bins", self.numeric_bins)
 
 
-def load_settings(params, monitored):
+def load_settings(params, monitored, args):
     given = params.get("drift") or {}
     unknown = set(given) - set(Settings.__dataclass_fields__)
     if unknown:
@@ -59,8 +59,15 @@ def load_settings(params, monitored):
             )
         if set(override) - COLUMN_KEYS:
             raise CliError(f"params.yaml drift.columns.{name}: only {sorted(COLUMN_KEYS)} are set.")
+    for name in monitored.numeric:
+        if settings.bins(name) is not None and not (
+            isinstance(settings.bins(name), int) and settings.bins(name) >= 2
+        ):
+            raise CliError(f"params.yaml drift: the bins of {name} must be null or at least 2.")
     if not 0 < settings.drift_share <= 1:
         raise CliError("params.yaml drift.drift_share must be above 0 and at most 1.")
+    if args.sample_rows is not None:
+        settings.sample_rows = args.sample_rows
     return settings
 
 
@@ -200,16 +207,8 @@ def severity(result):
 # -- the verb ------------------------------------------------------------------------------------
 
 
-def drift(args):
-    started = time.monotonic()
-    for stale in ("drift.json", "drift.md", "drift.html"):
-        (REPORTS_DIR / stale).unlink(missing_ok=True)  # never leave an old verdict behind
-    params = load_params()
-    spec = columns(params)
-    monitored = Monitored(spec.numeric, spec.categorical)
-    settings = load_settings(params, monitored)
-    if args.sample_rows is not None:
-        settings.sample_rows = args.sample_rows
+def load_inputs(params, monitored, settings, args):
+    """(reference, current): the current data first, so a broken file fails before the registry."""
     log = (params.get("serve") or {}).get("prediction_log", "logs/predictions.jsonl")
     current = read_table(args.current or settings.current or log, monitored, "current")
     if len(current.frame) < settings.min_rows:
@@ -218,19 +217,30 @@ def drift(args):
             f"drift.min_rows ({settings.min_rows}): too few for the drift scores to mean "
             "anything. Wait for more traffic, or lower drift.min_rows in params.yaml."
         )
-    reference = reference_table(settings.reference, params, monitored, args.reference)
+    return reference_table(settings.reference, params, monitored, args.reference), current
+
+
+def drift(args):
+    started = time.monotonic()
+    for stale in ("drift.json", "drift.md", "drift.html"):
+        (REPORTS_DIR / stale).unlink(missing_ok=True)  # never leave an old verdict behind
+    params = load_params()
+    spec = columns(params)
+    monitored = Monitored(spec.numeric, spec.categorical)
+    settings = load_settings(params, monitored, args)
+    reference, current = load_inputs(params, monitored, settings, args)
     seed = params["data"]["seed"]
-    ref_raw = sample(reference.frame, settings.sample_rows, seed)
-    cur_raw = sample(current.frame, settings.sample_rows, seed)
+    ref_raw, cur_raw = (sample(t.frame, settings.sample_rows, seed) for t in (reference, current))
     ref, cur, compared_as = prepare(ref_raw, cur_raw, monitored, settings)
     snapshot = run_evidently(ref, cur, settings)
     REPORTS_DIR.mkdir(parents=True, exist_ok=True)
     snapshot.save_html(str(HTML_FILE))
     per_column, dataset = read_snapshot(snapshot)
-    for name, result in per_column.items():
-        result.update(kind="numeric" if name in monitored.numeric else "categorical")
-        result.update(
-            compared_as=compared_as[name], shift=describe_shift(ref_raw[name], cur_raw[name])
+    for name, found in per_column.items():
+        found.update(
+            kind="numeric" if name in monitored.numeric else "categorical",
+            compared_as=compared_as[name],
+            shift=describe_shift(ref_raw[name], cur_raw[name]),
         )
     result = {
         "drift_detected": dataset["drift_detected"],

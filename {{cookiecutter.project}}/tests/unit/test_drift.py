@@ -204,11 +204,21 @@ def test_broken_current_data_is_an_error_with_the_reason(capsys, kind, reason):
     assert not Path("reports/drift.json").exists()  # the old verdict is gone: no retraining
 
 
-def test_unknown_column_in_settings_is_an_error(capsys):
-    set_drift(columns={"nope": {"threshold": 0.2}})
+@pytest.mark.parametrize(
+    "settings, reason",
+    [
+        ({"columns": {"nope": {"threshold": 0.2}}}, "drift.columns.nope: give a monitored column"),
+        ({"columns": {"plan": {"treshold": 0.2}}}, "drift.columns.plan: only ['bins', 'method'"),
+        ({"numeric_bins": 1}, "the bins of amount must be null or at least 2"),
+        ({"drift_share": 0}, "drift.drift_share must be above 0 and at most 1"),
+        ({"colour": "red"}, "drift: unknown setting(s) colour"),
+    ],
+)
+def test_bad_settings_are_an_error(capsys, settings, reason):
+    set_drift(**settings)
     table(1000, seed=2).to_csv("current.csv", index=False)
     code, out = drift(capsys, "--current", "current.csv")
-    assert code == 1 and "drift.columns.nope: give a monitored column" in out.err
+    assert code == 1 and reason in out.err
 
 
 def test_quantile_bins_keep_outliers_and_missing_values():
