@@ -31,6 +31,7 @@ COMMON = {
     "src/PKG/train.py", "src/PKG/compare.py", "src/PKG/fetch.py", "src/PKG/model_tests.py",
     "src/PKG/serve.py", "src/PKG/schemas.py", "src/PKG/batching.py", "src/PKG/predlog.py",
     "src/PKG/metrics.py", "src/PKG/model_source.py", "src/PKG/image.py", "src/PKG/loadtest.py",
+    "src/PKG/scoring.py",
     "Dockerfile", ".dockerignore", "requirements-serve.txt",
     "tests/load/locustfile.py", "tests/model/test_latency.py",
     "tests/api/conftest.py", "tests/api/test_alias_following.py", "tests/api/test_endpoints.py",
