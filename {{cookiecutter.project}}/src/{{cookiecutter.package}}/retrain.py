@@ -13,6 +13,7 @@ It refuses, and makes no branch, when reports/drift.json says no drift, when the
 labels or break the data contract, or when the working tree has uncommitted changes.
 """
 
+import csv
 import json
 import os
 import subprocess
@@ -117,14 +118,19 @@ def check_contract(combined, contract, added):
 
 
 def append_rows(path, rows):
-    """Append as CSV lines: the existing rows stay byte for byte, so DVC stores only a new file."""
+    """Append as CSV lines in the file's column order: the existing rows stay byte for byte."""
+    with open(path, newline="") as handle:
+        header = next(csv.reader(handle))
+    missing = [name for name in header if name not in rows.columns]
+    if missing:
+        raise CliError(f"The new data lacks the column(s) {', '.join(missing)} of {path}.")
     with open(path, "rb+") as handle:
         handle.seek(0, os.SEEK_END)
         if handle.tell():
             handle.seek(-1, os.SEEK_END)
             if handle.read(1) != b"\n":
                 handle.write(b"\n")
-    rows.to_csv(path, mode="a", header=False, index=False)
+    rows[header].to_csv(path, mode="a", header=False, index=False)
 
 
 # -- git and dvc -----------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import yaml
 from {{ cookiecutter.package }}.cli import main
 from {{ cookiecutter.package }}.config import CliError
 from {{ cookiecutter.package }}.drift import DRIFT_EXIT, quantile_bins
-from {{ cookiecutter.package }}.retrain import labelled_rows
+from {{ cookiecutter.package }}.retrain import append_rows, labelled_rows
 
 PARAMS = {
     "data": {"path": "data/reference.csv", "seed": 7},
@@ -249,3 +249,10 @@ def test_retraining_needs_labelled_rows():
         "plan",
         "label",
     ]
+
+
+def test_new_rows_are_appended_in_the_files_column_order():
+    Path("train.csv").write_bytes(b"plan,amount,label\nbasic,1.5,no")  # no final newline
+    before = Path("train.csv").read_bytes()
+    append_rows("train.csv", pd.DataFrame({"label": ["yes"], "amount": [2.0], "plan": ["pro"]}))
+    assert Path("train.csv").read_bytes() == before + b"\npro,2.0,yes\n"
