@@ -1,7 +1,8 @@
 """The latency gate: a short `load-test` run (Locust against a started server) must pass.
 
-It serves models/model.joblib (the model the other model tests check) for a few seconds;
-`make load-test` runs the same gate longer, against the registry alias.
+It serves models/model.joblib (the model the other model tests check) to 5 users for a few
+seconds; `make load-test` runs the same gate with the `load_test:` settings, against the
+registry alias.
 """
 
 import json
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.model
 def test_server_meets_the_latency_gate(model, params):
     del model  # only to fail early, with the fixture's reason, when there is no trained model
     command = [sys.executable, "-m", "{{ cookiecutter.package }}", "load-test",
-               "--model-path", str(MODEL_FILE), "--seconds", "6"]  # fmt: skip
+               "--model-path", str(MODEL_FILE), "--seconds", "6", "--users", "5"]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
     report = json.loads(Path("reports/load.json").read_text())
