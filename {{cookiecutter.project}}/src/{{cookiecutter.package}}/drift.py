@@ -239,8 +239,8 @@ def drift(args):
     for name, found in per_column.items():
         found.update(
             kind="numeric" if name in monitored.numeric else "categorical",
-            compared_as=compared_as[name],
-            shift=describe_shift(ref_raw[name], cur_raw[name]),
+            compared_as=compared_as[name],  # what moved: only where it matters (medians cost)
+            shift=describe_shift(ref_raw[name], cur_raw[name]) if found["drifted"] else None,
         )
     result = {
         "drift_detected": dataset["drift_detected"],
