@@ -221,6 +221,8 @@ def test_known_shift_flags_those_columns_and_opens_then_updates_one_pull_request
     assert "| `tenure_months` |" in report.summary and "| `contract` |" in report.summary
     assert "actions/runs/1" in report.summary  # the link to the run's artifacts
 
+    md5 = result["reference"]["data_hash"]
+
     # The branch: one commit on main that changes the data pointer and dvc.lock, pushed.
     remote = Path(git(project, "remote", "get-url", "origin"))
     pushed = git(remote, "rev-parse", BRANCH)
@@ -240,9 +242,11 @@ def test_known_shift_flags_those_columns_and_opens_then_updates_one_pull_request
     assert [label["name"] for label in opened["labels"]] == ["retraining"]
     body = opened["body"]
     assert "### Data drift: drift detected" in body and "`tenure_months`" in body
-    assert "### New metrics" in body and "production (v1)" in body and "`roc_auc`" in body
+    assert "### Metrics" in body and "| production (v1) | retrained |" in body
+    assert "| `roc_auc` | 0.8" in body
     assert "### Fairness gaps (lower is fairer)" in body
-    assert "`gender.demographic_parity_difference`" in body
+    assert "| `gender.demographic_parity_difference` | 0.0" in body
+    assert f"| data hash | `{md5}` |" in body  # production's data next to the new data
 
     # On the branch the workspace holds the new data, yet the reference stays the
     # production model's: from DVC's cache, or fetched by DVC at its commit.
@@ -251,7 +255,6 @@ def test_known_shift_flags_those_columns_and_opens_then_updates_one_pull_request
     assert again.returncode == 3, again.stderr
     reference = yaml.safe_load((project / "reports/drift.json").read_text())["reference"]
     assert reference["found_in"] == "dvc cache" and reference["rows"] == 5000
-    md5 = reference["data_hash"]
     (project / ".dvc/cache/files/md5" / md5[:2] / md5[2:]).unlink()
     again = run_in(project, "python", "-m", PACKAGE, "drift", "--current",
                    str(inputs / "shifted.csv"), check=False)  # fmt: skip

@@ -27,7 +27,7 @@ from .data import load_dataset, read_csv
 from .drift_data import file_format, production_version
 from .fetch import md5_of
 from .fetch import recorded_md5 as data_hash_of_pointer
-from .reports import markdown_table, read_report, write_report
+from .reports import read_report, write_report
 
 BRANCH = "retraining/drift"
 BOT = ("retraining bot", "retraining-bot@users.noreply.github.com")
@@ -52,8 +52,8 @@ def retrain(args):
     append_rows(data_path, new_rows)
     run_tool("dvc", "add", str(data_path))
     run_tool("dvc", "repro")
-    body = pull_request_body(params, drift, len(new_rows), len(combined), args)
     commit = commit_retraining(data_path, drift, len(new_rows))
+    body = pull_request_body(params, drift, len(new_rows), len(combined), args)
     if args.push:
         run_tool("dvc", "push")
         git("push", "--force", args.remote, f"HEAD:refs/heads/{args.branch}")
@@ -191,56 +191,29 @@ def commit_retraining(data_path, drift, added):
 
 
 def pull_request_body(params, drift, added, total, args):
+    """The drift summary, then the retrained model next to the production version."""
+    from .promote import comparison_tables
     from .registry import lineage_tags
 
     metrics = json.loads((REPORTS_DIR / "metrics.json").read_text())
     fairness = json.loads((REPORTS_DIR / "fairness.json").read_text())
-    new = lineage_tags(params, metrics, fairness)
+    new = lineage_tags(params, metrics, fairness)  # after the commit: its sha, its data hash
     production = production_version(params["registry"]["model_name"])
     old = production.tags if production else {}
     label = f"production (v{production.version})" if production else "production (none)"
     drift_md = (REPORTS_DIR / "drift.md").read_text().replace("## Data drift", "### Data drift")
-    parts = [
-        f"## Retrain {params['registry']['model_name']} on the drifted window",
-        f"`{args.branch}` appends {added} labelled rows of the drifted window to "
-        f"`{params['data']['path']}` ({total} rows now), updates its DVC pointer and reruns "
-        "`dvc repro`. This pull request's CI runs the data check and every model gate; "
-        "merging it registers and deploys as usual. The next drift run updates this pull "
-        "request instead of opening another.",
-        drift_md.strip(),
-    ]
-    for title, prefix, lower_is_better in (
-        ("New metrics (each version on its own test split)", "metric.", False),
-        ("Fairness gaps (lower is fairer)", "fairness.", True),
-    ):
-        rows = [
-            (f"`{key.removeprefix(prefix)}`", _cell(old.get(key)), _cell(new.get(key)),
-             _change(old.get(key), new.get(key), lower_is_better))
-            for key in sorted(k for k in {**old, **new} if k.startswith(prefix))
-        ]  # fmt: skip
-        parts += [f"### {title}", markdown_table(["", label, "retrained", "change"], rows)]
-    return "\n\n".join(parts)
-
-
-def _number(text):
-    try:
-        return float(text)
-    except (TypeError, ValueError):
-        return None
-
-
-def _cell(text):
-    value = _number(text)
-    return "-" if value is None else f"{value:.4f}"
-
-
-def _change(before, after, lower_is_better):
-    before, after = _number(before), _number(after)
-    if before is None or after is None:
-        return "-"
-    change = after - before
-    verdict = "" if not change else (" (better)" if (change < 0) == lower_is_better else " (worse)")
-    return f"{change:+.4f}{verdict}"
+    return "\n\n".join(
+        [
+            f"## Retrain {params['registry']['model_name']} on the drifted window",
+            f"`{args.branch}` appends {added} labelled rows of the drifted window to "
+            f"`{params['data']['path']}` ({total} rows now), updates its DVC pointer and reruns "
+            "`dvc repro`. This pull request's CI runs the data check and every model gate; "
+            "merging it registers and deploys as usual. The next drift run updates this pull "
+            "request instead of opening another. Each model's metrics are on its own test split.",
+            drift_md.strip(),
+            *comparison_tables(old, new, label, "retrained"),
+        ]
+    )
 
 
 def add_arguments(parser):
