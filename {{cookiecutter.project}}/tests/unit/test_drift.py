@@ -221,6 +221,33 @@ def test_bad_settings_are_an_error(capsys, settings, reason):
     assert code == 1 and reason in out.err
 
 
+def test_values_outside_the_contract_are_counted_not_rejected(capsys):
+    contract = {
+        "amount": {"dtype": "float", "nullable": False, "min": 0, "max": 60.45},
+        "visits": {"dtype": "int", "nullable": False},
+        "plan": {"dtype": "str", "nullable": False, "allowed": ["basic", "plus"]},
+    }
+    Path("schema.yaml").write_text(yaml.safe_dump({"columns": contract}))
+    current = table(1000, seed=2)
+    current["amount"] = current["amount"].clip(0, 60)
+    current.loc[0, "amount"] = 60.45  # on the bound, though float32 stores 60.4500008
+    current.loc[1, "amount"] = 99.5
+    current["visits"] = current["visits"].astype(float)
+    current.loc[:2, "visits"] = None
+    current.to_csv("current.csv", index=False)
+    code, out = drift(capsys, "--current", "current.csv")
+    assert code in (0, DRIFT_EXIT), out.err
+    assert report()["contract"] == {
+        "amount": {"above_max": 1},
+        "visits": {"null": 3},
+        "plan": {"not_allowed": int((current["plan"] == "pro").sum())},
+    }
+    assert (
+        "Outside the data contract (schema.yaml): `amount` 1 above_max"
+        in Path("reports/drift.md").read_text()
+    )
+
+
 def test_quantile_bins_keep_outliers_and_missing_values():
     reference = pd.Series(np.arange(100, dtype=float))
     current = pd.Series([-5.0, 50.0, 1e9, np.nan])
