@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from cookiecutter.main import cookiecutter
 
@@ -42,6 +43,16 @@ def run_in(project, *command, check=True, timeout=900):
 
 def make(project, *targets, check=True):
     return run_in(project, "make", "--no-print-directory", *targets, f"VENV={VENV}", check=check)
+
+
+def break_example_data(project):
+    """Two contract violations in the example CSV: a negative tenure (CSV line 12) and an
+    unknown contract (line 22)."""
+    data = project / "data/raw/dataset.csv"
+    frame = pd.read_csv(data, dtype=str)
+    frame.loc[10, "tenure_months"] = "-5"
+    frame.loc[20, "contract"] = "lifetime"
+    frame.to_csv(data, index=False)
 
 
 @pytest.fixture(scope="session")

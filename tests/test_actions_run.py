@@ -23,7 +23,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.conftest import ROOT, VENV, bake, project_env, run_in
+from tests.conftest import ROOT, VENV, bake, break_example_data, project_env, run_in
 from tests.support.action_runner import run_action
 from tests.support.custom_data import make_loans
 
@@ -96,11 +96,7 @@ def test_data_check_passes_good_data_with_the_report_in_the_summary(tmp_path):
 
 def test_data_check_fails_bad_data_and_shows_why_in_the_summary(tmp_path):
     project = bake(tmp_path)
-    data = project / "data/raw/dataset.csv"
-    frame = pd.read_csv(data, dtype=str)
-    frame.loc[10, "tenure_months"] = "-5"
-    frame.loc[20, "contract"] = "lifetime"
-    frame.to_csv(data, index=False)
+    break_example_data(project)
     (project / "reports").mkdir()
     (project / "reports/data_check.md").write_text("## Data check passed\n")  # a stale report
     result = run_action(ACTIONS / "data-check", {"package": PACKAGE}, cwd=project,

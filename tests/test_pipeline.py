@@ -2,11 +2,10 @@
 
 import shutil
 
-import pandas as pd
 import pytest
 import yaml
 
-from tests.conftest import ROOT, bake, make, run_in
+from tests.conftest import ROOT, bake, break_example_data, make, run_in
 from tests.support.custom_data import make_loans
 
 pytestmark = pytest.mark.slow
@@ -76,11 +75,7 @@ def test_custom_dataset_end_to_end(tmp_path):
 
 def test_corrupted_data_fails_with_a_report_and_registers_nothing(tmp_path):
     project = bake(tmp_path)
-    data = project / "data/raw/dataset.csv"
-    frame = pd.read_csv(data, dtype=str)
-    frame.loc[10, "tenure_months"] = "-5"
-    frame.loc[20, "contract"] = "lifetime"
-    frame.to_csv(data, index=False)
+    break_example_data(project)
     failed = make(project, "pipeline", check=False)
     assert failed.returncode != 0
     assert "tenure_months: greater_than_or_equal_to(0) failed on 1 row(s)" in failed.stderr
