@@ -446,6 +446,14 @@ def base_image():
     return "localhost/python-base:3.11"
 
 
+def inspect_image(reference):
+    """podman's description of a local image, and its labels (docker and OCI layouts differ)."""
+    inspect = subprocess.run(["podman", "image", "inspect", reference],
+                             capture_output=True, text=True, check=True)  # fmt: skip
+    (info,) = json.loads(inspect.stdout)
+    return info, info["Config"]["Labels"] if "Config" in info else info["Labels"]
+
+
 @pytest.mark.image
 def test_build_image_with_a_real_builder(tmp_path, base_image):
     """`docker` is tests/support/docker_podman.sh: the same buildx flags, built by podman."""
@@ -465,10 +473,7 @@ def test_build_image_with_a_real_builder(tmp_path, base_image):
                         uses=build_uses())  # fmt: skip
     try:
         assert not result.failed, result.log
-        inspect = subprocess.run(["podman", "image", "inspect", f"{image}:t1"],
-                                 capture_output=True, text=True, check=True)  # fmt: skip
-        (info,) = json.loads(inspect.stdout)
-        labels = info["Config"]["Labels"] if "Config" in info else info["Labels"]
+        info, labels = inspect_image(f"{image}:t1")
         assert labels["org.opencontainers.image.revision"] == GITHUB["sha"]
         assert labels["ai.mlops.model.version"] == "3"
         digest = result.outputs["digest"]
@@ -495,10 +500,7 @@ def test_build_image_bakes_the_projects_model_as_ci_does(trained_project, tmp_pa
                         uses=build_uses())  # fmt: skip
     try:
         assert not result.failed, result.log
-        inspect = subprocess.run(["podman", "image", "inspect", f"{image}:ci"],
-                                 capture_output=True, text=True, check=True)  # fmt: skip
-        (info,) = json.loads(inspect.stdout)
-        labels = info["Config"]["Labels"] if "Config" in info else info["Labels"]
+        info, labels = inspect_image(f"{image}:ci")
         assert labels["ai.mlops.model.name"] == "churn-model"
         assert labels["ai.mlops.model.version"] == labels["org.opencontainers.image.version"] == "1"
         assert labels["org.opencontainers.image.revision"] == GITHUB["sha"]
