@@ -1,5 +1,6 @@
-# The template repository's own tasks. Needs only python3 (3.11+), make and git;
-# podman, node and shellcheck for the image and workflow tests (.ci/run installs them).
+# The template repository's own tasks. Needs only python3 (3.11+), make and git; `make test`
+# first runs .ci/system-deps, which installs podman, node, shellcheck and the rest (Debian,
+# as root) or stops with the command that does.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(abspath $(VENV))/bin
@@ -29,7 +30,9 @@ demo: ## bake the default project into build/churn-model; run its setup, pipelin
 	cookiecutter --no-input --output-dir $(dir $(DEMO_DIR)) .
 	$(MAKE) -C $(DEMO_DIR) setup pipeline test
 
-test: venv ## every test of the template, slow ones included (what CI runs)
+test: ## every test of the template, slow ones included (what CI runs)
+	bash .ci/system-deps
+	$(MAKE) --no-print-directory venv
 	python -m pytest
 
 test-fast: venv ## the tests that take seconds: bakes, hooks, linters
