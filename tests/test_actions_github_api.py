@@ -10,11 +10,13 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
 from tests.conftest import ROOT
 from tests.support.action_runner import run_action
+from tests.support.fake_github import BODY_LIMIT, GITHUB_ACTIONS, FakeGitHub, app_bot, user
 
 REPO = "octo-org/demo"
 OPEN_PR = ROOT / "actions/open-pr"
@@ -103,11 +105,14 @@ def test_open_pr_api_error_fails_the_step_with_a_clear_message(
 
 
 def test_open_pr_validation_error_names_github_reason(fake_github, tmp_path):
-    # GitHub answers 422 with details when, e.g., the head branch was never pushed.
-    fake_github.fail_next(422, "Validation Failed")
+    """GitHub answers 422 with details in `errors` when the head branch was never pushed."""
+    fake_github.add_branches(REPO, "main")
     result = open_pr(fake_github, tmp_path)
     assert result.failed
-    assert "failed with HTTP 422: Validation Failed" in result.step("pr").stderr
+    assert (
+        f"open-pr: create pull request (POST /repos/{REPO}/pulls) failed with HTTP 422: "
+        "Validation Failed (PullRequest head invalid)"
+    ) in result.step("pr").stderr
 
 
 def test_open_pr_script_interface(fake_github, tmp_path):
@@ -143,10 +148,10 @@ def test_open_pr_unreachable_api_is_a_clear_error(tmp_path):
 # -- pr-comment ------------------------------------------------------------------------------
 
 
-def comment(fake, workspace, number=12, **inputs):
+def comment(fake, workspace, number=12, token="t0ken", **inputs):
     event = {"pull_request": {"number": number}}
-    return run_action(PR_COMMENT, inputs, cwd=workspace, env=api_env(fake),
-                      github=github(fake, event_name="pull_request", event=event))  # fmt: skip
+    context = github(fake, event_name="pull_request", event=event, token=token)
+    return run_action(PR_COMMENT, inputs, cwd=workspace, env=api_env(fake), github=context)
 
 
 def write_reports(workspace, gate="0.8493"):
@@ -159,7 +164,7 @@ def write_reports(workspace, gate="0.8493"):
 
 
 def test_pr_comment_creates_one_comment_then_updates_it(fake_github, tmp_path):
-    fake_github.add_comment(REPO, 12, "LGTM", user={"login": "reviewer", "type": "User"})
+    fake_github.add_comment(REPO, 12, "LGTM", author=user("reviewer"))
     write_reports(tmp_path)
     first = comment(fake_github, tmp_path)
     assert_step_ok(first)
@@ -207,7 +212,7 @@ def test_pr_comment_markers_keep_separate_comments(fake_github, tmp_path):
 @pytest.mark.parametrize("status", [403, 404, 500])
 def test_pr_comment_api_error_fails_with_a_clear_message(fake_github, tmp_path, status):
     write_reports(tmp_path)
-    fake_github.fail_next(status, "Resource not accessible by integration")
+    fake_github.fail_next(status, "Resource not accessible by integration", path="/comments")
     result = comment(fake_github, tmp_path)
     assert result.failed
     assert (
@@ -217,22 +222,15 @@ def test_pr_comment_api_error_fails_with_a_clear_message(fake_github, tmp_path, 
     assert fake_github.comments_on(REPO, 12) == []
 
 
-def test_pr_comment_error_on_the_write_is_reported_too(fake_github, tmp_path, monkeypatch):
+def test_pr_comment_error_on_the_write_is_reported_too(fake_github, tmp_path):
     """The listing succeeds, the create is refused: the message names the create call."""
     write_reports(tmp_path)
-    dispatch = fake_github._dispatch
-
-    def refuse_posts(method, *args):
-        if method == "POST":
-            fake_github.fail_next(422, "Validation Failed")
-        return dispatch(method, *args)
-
-    monkeypatch.setattr(fake_github, "_dispatch", refuse_posts)
+    fake_github.fail_next(403, "Resource not accessible by integration", method="POST")
     result = comment(fake_github, tmp_path)
     assert result.failed
     assert (
         f"pr-comment: create comment (POST /repos/{REPO}/issues/12/comments) failed with "
-        "HTTP 422: Validation Failed"
+        "HTTP 403: Resource not accessible by integration"
     ) in result.step("comment").stderr
 
 
@@ -242,3 +240,99 @@ def test_pr_comment_outside_a_pull_request_says_so(fake_github, tmp_path):
     assert result.failed
     assert "no pull request number" in result.step("comment").stderr
     assert fake_github.requests == []
+
+
+# -- pr-comment: whose comment, how many, how long ---------------------------------------------
+
+MARKED = "<!-- mlops-ci -->\n"
+
+
+def test_pr_comment_leaves_a_marker_comment_by_someone_else_alone(fake_github, tmp_path):
+    """Anyone can type the marker; only the token's own comment is edited."""
+    foreign = fake_github.add_comment(REPO, 12, MARKED + "not the bot's", author=user("mallory"))
+    write_reports(tmp_path)
+    first = comment(fake_github, tmp_path)
+    assert_step_ok(first)
+    assert first.outputs["created"] == "true"
+    assert_step_ok(comment(fake_github, tmp_path))
+    comments = fake_github.comments_on(REPO, 12)
+    assert comments[0] == foreign, "the foreign comment is untouched"
+    assert [c["user"]["login"] for c in comments] == ["mallory", "github-actions[bot]"]
+    assert "## Model report" in comments[1]["body"]
+
+
+@pytest.mark.parametrize(
+    ("identity", "app_slug"), [(app_bot("mlops-bot"), "mlops-bot"), (user("octocat"), "")]
+)
+def test_pr_comment_finds_the_comment_its_token_wrote(tmp_path, identity, app_slug):
+    """A GitHub App's token writes as `<slug>[bot]`; a personal token as its user."""
+    with FakeGitHub(tokens={"tok": identity}) as fake:
+        for author in (GITHUB_ACTIONS, identity, user("mallory")):
+            fake.add_comment(REPO, 12, MARKED + "earlier", author=author)
+        ours = fake.comments_on(REPO, 12)[1]["id"]
+        write_reports(tmp_path)
+        result = comment(fake, tmp_path, token="tok", **{"app-slug": app_slug})
+        assert_step_ok(result)
+        assert (result.outputs["created"], result.outputs["comment-id"]) == ("false", str(ours))
+        bodies = [c["body"] for c in fake.comments_on(REPO, 12)]
+        assert bodies[0] == bodies[2] == MARKED + "earlier"
+        assert "## Model report" in bodies[1]
+
+
+def test_pr_comment_finds_its_comment_among_120(fake_github, tmp_path):
+    """GitHub lists at most 100 comments a page: the marker comment is on the second one."""
+    for i in range(120):
+        body = MARKED + "old report" if i == 110 else f"review {i}"
+        fake_github.add_comment(REPO, 12, body, author=GITHUB_ACTIONS if i == 110 else user("r"))
+    write_reports(tmp_path)
+    result = comment(fake_github, tmp_path)
+    assert_step_ok(result)
+    assert result.outputs["created"] == "false", "a missed marker posts a duplicate"
+    comments = fake_github.comments_on(REPO, 12)
+    assert len(comments) == 120 and "## Model report" in comments[110]["body"]
+
+
+def test_pr_comment_cuts_a_report_longer_than_github_takes(fake_github, tmp_path):
+    (tmp_path / "big.md").write_text("| row | value |\n" * 5000)  # 70,000 characters
+    result = comment(fake_github, tmp_path, sections="big.md")
+    assert_step_ok(result)
+    (posted,) = fake_github.comments_on(REPO, 12)
+    assert len(posted["body"]) <= BODY_LIMIT
+    assert "cut: longer than GitHub's body limit" in posted["body"]
+
+
+def test_pr_comment_never_sends_the_token_to_another_host(fake_github, tmp_path):
+    with FakeGitHub() as elsewhere:
+        fake_github.link_base = elsewhere.url  # a Link header naming another host
+        for i in range(120):
+            fake_github.add_comment(REPO, 12, f"review {i}", author=user("r"))
+        write_reports(tmp_path)
+        result = comment(fake_github, tmp_path)
+        assert result.failed
+        assert f"next page is on {elsewhere.url}, not on the API's own host" in result.log
+        assert elsewhere.requests == []
+
+
+def test_pr_comment_waits_out_a_short_rate_limit(fake_github, tmp_path):
+    write_reports(tmp_path)
+    fake_github.fail_next(429, "Too many requests", times=2, headers={"Retry-After": "1"},
+                          path="/comments")  # fmt: skip
+    result = comment(fake_github, tmp_path)
+    assert_step_ok(result)
+    lists = [r for r in fake_github.requests if r.path.endswith("/12/comments")]
+    assert [r.method for r in lists] == ["GET", "GET", "GET", "POST"]
+
+
+def test_pr_comment_fails_clearly_on_a_long_rate_limit(fake_github, tmp_path):
+    write_reports(tmp_path)
+    reset = {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(int(time.time()) + 3600)}
+    fake_github.fail_next(403, "API rate limit exceeded for installation ID 7.", headers=reset,
+                          path="/comments")  # fmt: skip
+    result = comment(fake_github, tmp_path)
+    assert result.failed
+    err = result.step("comment").stderr
+    assert "list comments (GET /repos/octo-org/demo/issues/12/comments) is rate limited" in err
+    assert "GitHub asks for 3600 s more" in err or "GitHub asks for 3599 s more" in err
+    lists = [r for r in fake_github.requests if r.path.endswith("/12/comments")]
+    assert len(lists) == 1, "no waiting (and no retry) for a limit that resets in an hour"
+    assert fake_github.comments_on(REPO, 12) == []

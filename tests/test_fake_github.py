@@ -8,7 +8,7 @@ import urllib.request
 
 import pytest
 
-from tests.support.fake_github import BODY_LIMIT, FakeGitHub
+from tests.support.fake_github import BODY_LIMIT, GITHUB_ACTIONS, FakeGitHub, app_bot, user
 
 # Brings in the `fake_github` fixture, the way other tests' conftest can.
 pytest_plugins = ["tests.support.fixtures"]
@@ -123,31 +123,6 @@ def test_labels_show_on_pull(fake_github):
     assert [label["name"] for label in got["labels"]] == ["model-update", "automated"]
 
 
-def test_deployment_and_status(fake_github):
-    status, dep, _ = call(
-        fake_github,
-        "POST",
-        f"{REPO}/deployments",
-        {"ref": "main", "environment": "staging", "auto_merge": False},
-    )
-    assert (status, dep["environment"], dep["ref"]) == (201, "staging", "main")
-    status, st, _ = call(
-        fake_github,
-        "POST",
-        f"{REPO}/deployments/{dep['id']}/statuses",
-        {"state": "success", "environment_url": "http://svc"},
-    )
-    assert (status, st["state"], st["deployment_url"]) == (201, "success", dep["url"])
-    assert (
-        call(fake_github, "POST", f"{REPO}/deployments/{dep['id']}/statuses", {"state": "done"})[0]
-        == 422
-    )
-    assert (
-        call(fake_github, "POST", f"{REPO}/deployments/999999/statuses", {"state": "success"})[0]
-        == 404
-    )
-
-
 @pytest.mark.parametrize("status", [403, 500, 502])
 def test_fail_next_answers_the_status_then_recovers(fake_github, status):
     fake_github.fail_next(status, "Resource not accessible by integration", times=2)
@@ -160,7 +135,7 @@ def test_fail_next_answers_the_status_then_recovers(fake_github, status):
 
 
 def test_missing_or_wrong_auth_is_401():
-    with FakeGitHub(token="right") as fake:
+    with FakeGitHub(tokens={"right": GITHUB_ACTIONS}) as fake:
         status, body, _ = call(fake, "GET", f"{REPO}/pulls", token=None)
         assert (status, body["message"]) == (401, "Bad credentials")
         assert call(fake, "GET", f"{REPO}/pulls", token="wrong")[0] == 401
@@ -189,3 +164,39 @@ def test_stop_frees_the_server():
     fake.stop()
     with pytest.raises(urllib.error.URLError):
         urllib.request.urlopen(url + "/", timeout=2)
+
+
+def test_tokens_act_as_their_identity():
+    tokens = {"ghs_run": GITHUB_ACTIONS, "ghs_app": app_bot("mlops-bot"),
+              "ghp_pat": user("octocat")}  # fmt: skip
+    with FakeGitHub(tokens=tokens) as fake:
+        for token, identity in tokens.items():
+            _, made, _ = call(fake, "POST", f"{REPO}/issues/4/comments", {"body": token}, token)
+            assert made["user"]["login"] == identity["login"]
+        # GET /user names a person's token; installation tokens (Actions, Apps) get a 403.
+        assert call(fake, "GET", "/user", token="ghp_pat")[:2] == (200, user("octocat"))
+        for token in ("ghs_run", "ghs_app"):
+            status, body, _ = call(fake, "GET", "/user", token=token)
+            assert (status, body["message"]) == (403, "Resource not accessible by integration")
+
+
+def test_a_bug_in_the_fake_fails_the_test_that_met_it(monkeypatch):
+    fake = FakeGitHub()
+    with pytest.raises(AssertionError, match="fake_github had internal errors.*KeyError"), fake:
+        monkeypatch.setattr(fake, "list_labels", lambda *args, **kw: {}["boom"])
+        assert call(fake, "GET", f"{REPO}/issues/1/labels")[0] == 500
+
+
+def test_fail_next_can_wait_for_a_method(fake_github):
+    fake_github.fail_next(422, "Validation Failed", method="POST")
+    assert call(fake_github, "GET", f"{REPO}/issues/1/comments")[0] == 200
+    assert call(fake_github, "POST", f"{REPO}/issues/1/comments", {"body": "x"})[0] == 422
+
+
+def test_a_pull_from_a_branch_never_pushed_is_422(fake_github):
+    fake_github.add_branches("octo-org/demo", "pushed")
+    new = {"title": "t", "head": "missing", "base": "main"}
+    status, body, _ = call(fake_github, "POST", f"{REPO}/pulls", new)
+    assert status == 422
+    assert body["errors"] == [{"resource": "PullRequest", "code": "invalid", "field": "head"}]
+    assert call(fake_github, "POST", f"{REPO}/pulls", {**new, "head": "pushed"})[0] == 201

@@ -1,10 +1,12 @@
 """Create or update the ONE comment on a pull request that carries a hidden marker.
 
     GITHUB_TOKEN=... python3 pr_comment.py --repo OWNER/NAME --pr 12 --marker mlops-ci \
-        [--title "Model report"] (--body-file FILE | --section FILE ...)
+        [--title "Model report"] [--app-slug SLUG] (--body-file FILE | --section FILE ...)
 
-The comment starts with `<!-- MARKER -->`; a later run finds it by that line and edits
-it, so a pull request gets one comment that always shows the latest run. Sections are
+The comment starts with `<!-- MARKER -->`; a later run finds it by that line and by its
+author, the identity the token writes as, and edits it, so a pull request gets one
+comment that always shows the latest run. A comment with the marker that someone else
+wrote is left alone (anyone can type the marker). Sections are
 Markdown files joined in order; a missing one is listed as not produced, so a job that
 stopped early still says what it did not get to.
 Prints {"id": N, "url": "...", "created": true|false}.
@@ -29,6 +31,9 @@ def parse_args(argv=None):
     parser.add_argument("--pr", required=True, type=int, help="pull request number")
     parser.add_argument("--marker", default="mlops-ci", help="identifies this comment")
     parser.add_argument("--title", default="", help="heading above the sections")
+    parser.add_argument(
+        "--app-slug", default="", help="the GitHub App whose installation token is used, if any"
+    )
     parser.add_argument("--body-file", help="the whole body, as one Markdown file")
     parser.add_argument("--section", action="append", default=[], help="Markdown file to add")
     args = parser.parse_args(argv)
@@ -66,12 +71,17 @@ def _footer() -> str:
     return f"<sub>Commit {sha[:12]} · [workflow run]({run})</sub>"
 
 
-def upsert_comment(github: GitHub, number: int, marker: str, body: str):
-    """Returns (comment, created?)."""
+def upsert_comment(github: GitHub, number: int, marker: str, body: str, author: str):
+    """Returns (comment, created?). Only a comment by `author` is ours to edit."""
     if number <= 0:
         raise ApiError(f"pull request number {number} is not valid: run on a pull_request event.")
     comments = github.get_all("list comments", f"/issues/{number}/comments")
-    mine = [c for c in comments if (c.get("body") or "").startswith(marker_line(marker))]
+    mine = [
+        c
+        for c in comments
+        if (c.get("body") or "").startswith(marker_line(marker))
+        and (c.get("user") or {}).get("login") == author
+    ]
     if mine:
         comment_id = mine[0]["id"]
         path = f"/issues/comments/{comment_id}"
@@ -84,7 +94,8 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     github = GitHub(args.repo)
     body = compose(args.marker, args.title, args.body_file, args.section)
-    comment, created = upsert_comment(github, args.pr, args.marker, body)
+    author = github.login(args.app_slug)
+    comment, created = upsert_comment(github, args.pr, args.marker, body, author)
     write_outputs({"id": comment["id"], "url": comment["html_url"], "created": created})
 
 
