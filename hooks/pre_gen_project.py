@@ -76,6 +76,13 @@ def problems(answers):
             f"actions_ref {answers['actions_ref']!r} is not a git ref: "
             "type a tag such as v1 or a commit SHA."
         )
+    pinned_to = answers["__actions_at"]  # the template's commit (local_extensions.py)
+    if answers["actions_pin"] == "sha" and not re.fullmatch(r"[0-9a-f]{40}", pinned_to):
+        yield (
+            "actions_pin sha pins the Actions to the template's commit, but this template is "
+            "not a git checkout: bake from a git clone (or gh:OWNER/REPO), or type tag for "
+            f"actions_pin to call the Actions by the tag actions_ref ({answers['actions_ref']})."
+        )
     if not re.fullmatch(CRON, answers["drift_schedule"].strip()):
         yield (
             f"drift_schedule {answers['drift_schedule']!r} is not a cron schedule: type five "

@@ -1,10 +1,15 @@
 """The pre-gen hook rejects bad answers with a sentence saying what to type; answers stay data."""
 
 import ast
+import shutil
 import tomllib
 
 import pytest
 import yaml
+from cookiecutter.exceptions import FailedHookException
+from cookiecutter.main import cookiecutter
+
+from tests.conftest import ROOT
 
 BAD_ANSWERS = [
     ({"project": "Churn Model"}, "project 'Churn Model' is not a valid repository slug: type"),
@@ -73,3 +78,19 @@ def test_next_steps_are_printed(cookies, capfd):
     assert result.exit_code == 0
     out = capfd.readouterr().out
     assert "make schema" in out and "make pipeline" in out
+
+
+def test_sha_pins_need_a_git_checkout_of_the_template(tmp_path, capfd):
+    """A template that is no git checkout has no commit to pin: the hook says what to type."""
+    copy = tmp_path / "template"
+    shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns(".git", ".venv", "node_modules",
+                                                              "build", "__pycache__"))  # fmt: skip
+    with pytest.raises(FailedHookException):
+        cookiecutter(str(copy), no_input=True, output_dir=str(tmp_path / "out"))
+    err = capfd.readouterr().err
+    assert "actions_pin sha pins the Actions to the template's commit" in err
+    assert "type tag for actions_pin" in err
+    project = cookiecutter(str(copy), no_input=True, output_dir=str(tmp_path / "out"),
+                           extra_context={"actions_pin": "tag"})  # fmt: skip
+    ci = (tmp_path / "out" / project / ".github/workflows/ci.yml").read_text()
+    assert '/actions/setup@v1" # v1 (moving tag)' in ci

@@ -27,7 +27,7 @@ from three_way import moved_actions_ref  # noqa: E402
 
 REPO = "octo-org/demo"
 PROJECT = "{{cookiecutter.project}}"
-TEMPLATE_FILES = ("cookiecutter.json", "hooks", PROJECT, "README.md")
+TEMPLATE_FILES = ("cookiecutter.json", "local_extensions.py", "hooks", PROJECT, "README.md")
 IDENTITY = {
     "GIT_AUTHOR_NAME": "Test", "GIT_AUTHOR_EMAIL": "test@example.com",
     "GIT_COMMITTER_NAME": "Test", "GIT_COMMITTER_EMAIL": "test@example.com",
@@ -73,10 +73,11 @@ def template(tmp_path) -> Path:
     return copy
 
 
-def bake_and_push(tmp_path: Path, template: Path, actions_ref: str) -> Path:
+def bake_and_push(tmp_path: Path, template: Path, actions_ref: str, pin: str = "tag") -> Path:
     """The repo baked from the template, committed and pushed to a bare origin."""
+    answers = {"actions_ref": actions_ref, "actions_pin": pin}
     project = Path(cookiecutter(str(template), no_input=True, output_dir=str(tmp_path / "user"),
-                                extra_context={"actions_ref": actions_ref}))  # fmt: skip
+                                extra_context=answers))  # fmt: skip
     git(tmp_path, "init", "--quiet", "--bare", "--initial-branch", "main", "origin.git")
     git(project, "remote", "add", "origin", str(tmp_path / "origin.git"))
     commit_all(project, "Start from cookiecutter-mlops-gitops")
@@ -336,7 +337,8 @@ def test_bake_records_template_commit_and_answers(template, tmp_path):
 def test_bake_from_a_plain_folder_records_no_commit_and_says_so(template, tmp_path, capfd):
     plain = tmp_path / "plain"
     shutil.copytree(template, plain, ignore=shutil.ignore_patterns(".git"))
-    project = Path(cookiecutter(str(plain), no_input=True, output_dir=str(tmp_path / "out")))
+    project = Path(cookiecutter(str(plain), no_input=True, output_dir=str(tmp_path / "out"),
+                                extra_context={"actions_pin": "tag"}))  # fmt: skip
     state = json.loads((project / ".cruft.json").read_text())
     assert (state["template"], state["commit"]) == (str(plain), None)
     assert "the template is not a git checkout" in capfd.readouterr().out
@@ -346,3 +348,17 @@ def cookiecutter_config(tmp_path: Path) -> Path:
     config = tmp_path / "cookiecutter.yaml"
     config.write_text(f'cookiecutters_dir: "{tmp_path}/cutters"\nreplay_dir: "{tmp_path}/replay"\n')
     return config
+
+
+def test_sync_moves_the_sha_pin_of_the_actions(template, tmp_path, fake_github):
+    """actions_pin=sha (the default): the update pins the Actions to the new release's commit."""
+    user_repo = bake_and_push(tmp_path, template, actions_ref="v1", pin="sha")
+    old = git(template, "rev-parse", "HEAD")
+    ci = (user_repo / ".github/workflows/ci.yml").read_text()
+    assert f'/actions/setup@{old}" # v1.0.0' in ci
+    (template / PROJECT / "NEWS.md").write_text("news\n")
+    new = commit_all(template, "template B", tag="v1.1.0")
+    result = result_of(run_sync(user_repo, fake_github))
+    assert result["changed"] is True
+    ci = on_branch(tmp_path / "origin.git", "template-sync", ".github/workflows/ci.yml")
+    assert f'/actions/setup@{new}" # v1.1.0' in ci and old not in ci

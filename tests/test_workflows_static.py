@@ -17,6 +17,7 @@ import yaml
 
 from tests.conftest import ROOT, bake
 from tests.support import linters
+from tests.support.action_runner import evaluate
 
 ACTIONS_REPO = "your-org/cookiecutter-mlops-gitops"  # cookiecutter.json's default
 ACTION_FILES = sorted(ROOT.glob("actions/*/action.yml"))
@@ -26,7 +27,12 @@ SCRIPTS = sorted(ROOT.glob("actions/**/*.sh"))
 SHA_PIN = re.compile(r"^[^@\s]+@[0-9a-f]{40}$")
 VERSION_COMMENT = re.compile(r"#\s*v\d+(\.\d+)*\b")
 EXPRESSION = re.compile(r"\$\{\{")
-VARIANTS = {"default": {}, "kubernetes": {"deploy_target": "kubernetes"}}
+VARIANTS = {
+    "default": {},
+    "kubernetes": {"deploy_target": "kubernetes"},
+    "tag": {"actions_pin": "tag"},
+}
+PERSONAS = ["regular", "pedantic", "auditor"]
 
 
 @pytest.fixture(scope="module")
@@ -87,16 +93,23 @@ def test_zizmor_is_clean_on_this_repository():
     assert_clean(done, "zizmor")
 
 
+@pytest.mark.parametrize("persona", PERSONAS)
 @pytest.mark.parametrize("variant", VARIANTS)
-def test_zizmor_is_clean_on_the_generated_repo(baked, variant):
+def test_zizmor_is_clean_on_the_generated_repo(baked, variant, persona):
     # zizmor finds the generated .github/zizmor.yml itself: ref pins are allowed for the
-    # template's own Actions only (see that file), SHA pins required for everything else.
-    assert_clean(linters.zizmor(baked[variant]), "zizmor")
+    # template's own Actions only when baked with actions_pin=tag (see that file). The
+    # auditor persona also wants every secret inside a GitHub environment.
+    assert_clean(linters.zizmor(baked[variant], persona=persona), f"zizmor ({persona})")
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_zizmor_is_clean_on_the_actions_for_every_persona(persona):
+    assert_clean(linters.zizmor([p.parent for p in ACTION_FILES], persona=persona), persona)
 
 
 def test_zizmor_policy_is_what_allows_our_ref_pins(baked):
     """Without the generated policy, zizmor flags the `@v1` pins: the policy is doing work."""
-    project = baked["default"]
+    project = baked["tag"]
     empty = project.parent / "empty-zizmor.yml"
     empty.write_text("rules: {}\n")
     done = linters.zizmor(project / ".github/workflows/ci.yml", config=empty)
@@ -169,7 +182,7 @@ def test_pins_agree_everywhere(generated_workflows):
     pins: dict[str, set[str]] = {}
     for path in [*ACTION_FILES, *all_workflows(generated_workflows)]:
         for line, ref in uses_lines(path):
-            if SHA_PIN.match(ref):
+            if SHA_PIN.match(ref) and not ref.startswith(f"{ACTIONS_REPO}/"):
                 name, sha = ref.split("@")
                 comment = VERSION_COMMENT.search(line).group(0).lstrip("# ")
                 pins.setdefault(name, set()).add(f"{sha} ({comment})")
@@ -218,9 +231,10 @@ def test_every_referenced_action_exists(generated_workflows):
 
 
 def test_generated_workflows_use_the_answers(tmp_path):
-    project = bake(tmp_path, actions_repo="acme/ml-actions", actions_ref="v2.3.0")
+    project = bake(tmp_path, actions_repo="acme/ml-actions", actions_ref="v2.3.0",
+                   actions_pin="tag")  # fmt: skip
     text = (project / ".github/workflows/ci.yml").read_text()
-    assert 'uses: "acme/ml-actions/actions/setup@v2.3.0"' in text
+    assert 'uses: "acme/ml-actions/actions/setup@v2.3.0" # v2.3.0 (moving tag)' in text
     assert ACTIONS_REPO not in text
     policy = yaml.safe_load((project / ".github/zizmor.yml").read_text())
     assert "acme/ml-actions/*" in policy["rules"]["unpinned-uses"]["config"]["policies"]
@@ -242,12 +256,56 @@ def test_ci_workflow_follows_the_rules(baked):
     triggers = ci.get("on") or ci.get(True)  # YAML 1.1 reads a bare `on` as true
     assert set(triggers) == {"pull_request", "push"}
     for name, job in ci["jobs"].items():
-        assert "write" not in str(job["permissions"]) or name in ("image", "comment"), name
+        assert "write" not in str(job["permissions"]) or name in ("publish", "comment"), name
         for step in job["steps"]:
             if step.get("uses", "").startswith("actions/checkout@"):
                 assert step["with"]["persist-credentials"] is False, name
     uses = " ".join(step.get("uses", "") for job in ci["jobs"].values() for step in job["steps"])
     for action in ("setup", "data-check", "dvc-repro", "model-tests", "build-image", "pr-comment"):
-        assert f"{ACTIONS_REPO}/actions/{action}@v1" in uses
-    push = ci["jobs"]["image"]["steps"][-1]["with"]["push"]
-    assert "refs/heads/main" in push and "push" in push
+        assert f"{ACTIONS_REPO}/actions/{action}@" in uses
+    assert ci["jobs"]["image"]["steps"][-1]["with"]["push"] == "false"
+    assert ci["jobs"]["publish"]["steps"][-1]["with"]["push"] == "true"
+
+
+def template_head() -> str:
+    done = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True,
+                          text=True, check=True)  # fmt: skip
+    return done.stdout.strip()
+
+
+def test_own_actions_are_called_by_the_template_commit_by_default(baked):
+    """actions_pin=sha (the default): every call of our Actions names the commit baked."""
+    head = template_head()
+    calls = [(line, ref) for path in (baked["default"] / ".github/workflows").glob("*.yml")
+             for line, ref in uses_lines(path) if ref.startswith(f"{ACTIONS_REPO}/")]  # fmt: skip
+    assert len(calls) >= 20
+    for line, ref in calls:
+        assert ref.endswith(f"@{head}"), line
+        assert re.search(r"#\s*\S", line), f"no version comment: {line}"
+    tagged = (baked["tag"] / ".github/workflows/ci.yml").read_text()
+    assert '/actions/setup@v1" # v1 (moving tag)' in tagged
+
+
+def runs_on(job, event, ref) -> bool:
+    condition = str(job.get("if", "true")).strip().removeprefix("${{").removesuffix("}}")
+    context = {"github": {"event_name": event, "ref": ref}, "vars": {}, "_failed": False}
+    return bool(evaluate(condition, context))
+
+
+def test_pull_request_runs_hold_no_write_permission(baked):
+    """On a pull request only the comment job may write, and only its comment."""
+    ci = yaml.safe_load((baked["default"] / ".github/workflows/ci.yml").read_text())
+    writing = {name: job["permissions"] for name, job in ci["jobs"].items()
+               if runs_on(job, "pull_request", "refs/pull/1/merge")
+               and "write" in job["permissions"].values()}  # fmt: skip
+    assert writing == {"comment": {"pull-requests": "write"}}
+    assert runs_on(ci["jobs"]["publish"], "push", "refs/heads/main")
+    assert not runs_on(ci["jobs"]["image"], "push", "refs/heads/main")
+
+
+def test_secrets_are_used_only_in_jobs_of_an_environment(baked):
+    for project in baked.values():
+        for path in (project / ".github/workflows").glob("*.yml"):
+            for name, job in yaml.safe_load(path.read_text())["jobs"].items():
+                if "secrets." in str(job):
+                    assert job.get("environment"), f"{path.name}: job {name} uses secrets"
