@@ -16,7 +16,7 @@ UNUSED = {
             "data/raw/dataset.csv",
             "data/raw/dataset.csv.dvc",
             "schema.yaml",
-            f"src/{PACKAGE}/example_data.py",
+            f"src/{PACKAGE}/data/example.py",
             "tests/unit/test_example_data.py",
         ],
     },

@@ -47,7 +47,7 @@ def git(cwd: Path, *args: str) -> str:
 def window(project: Path, seed: int, shifted: bool):
     """2000 new labelled customers from the project's own generator, optionally shifted."""
     spec = importlib.util.spec_from_file_location(
-        "example_data", project / "src" / PACKAGE / "example_data.py"
+        "example_data", project / "src" / PACKAGE / "data" / "example.py"
     )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

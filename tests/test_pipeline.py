@@ -59,7 +59,8 @@ def test_other_models_pass_their_gates(tmp_path, model):
 
 def test_custom_dataset_end_to_end(tmp_path):
     project = bake(tmp_path, project="loan-default", dataset="custom", target_column="defaulted",
-                   positive_class="1", sensitive_features="region")  # fmt: skip
+                   positive_class="1", sensitive_features="region",
+                   deploy_target="kubernetes")  # fmt: skip
     make_loans(project / "data/raw/dataset.csv")
     make(project, "schema")
     params = yaml.safe_load((project / "params.yaml").read_text())
@@ -70,7 +71,7 @@ def test_custom_dataset_end_to_end(tmp_path):
     assert contract["columns"]["income"]["nullable"] is True
     make(project, "pipeline")
     assert registered_versions(project, "loan-default")
-    make(project, "test")
+    make(project, "lint", "test")
 
 
 def test_corrupted_data_fails_with_a_report_and_registers_nothing(tmp_path):

@@ -121,7 +121,7 @@ def files_on(origin: Path, branch: str) -> set[str]:
 
 def change_the_user_repo(project: Path) -> str:
     """Edit a module at its end, delete an optional file, edit the first line of .gitignore."""
-    edit(project / "src/churn_model/train.py",
+    edit(project / "src/churn_model/training/train.py",
          lambda text: text + "\n\ndef user_helper():\n    return 'kept'\n")  # fmt: skip
     (project / "tests/unit/test_example_data.py").unlink()
     first = (project / ".gitignore").read_text().splitlines()[0]
@@ -137,7 +137,7 @@ def change_the_template(template: Path, gitignore_first_line: str) -> str:
     (project / "UPGRADING.md").write_text("# Upgrading {{ cookiecutter.project }}\n")
     edit(project / ".github/workflows/template-sync.yml",
          lambda text: re.sub(r'cron: "[^"]+"', 'cron: "0 6 * * 2"', text))  # fmt: skip
-    module = project / "src/{{cookiecutter.package}}/train.py"
+    module = project / "src/{{cookiecutter.package}}/training/train.py"
     edit(module, lambda text: "# Changed in template v1.1.0.\n" + text)
     edit(project / "tests/unit/test_example_data.py", lambda text: "# v1.1.0\n" + text)
     ignore = project / ".gitignore"
@@ -170,7 +170,7 @@ def test_sync_opens_one_pr_with_exactly_the_template_changes(template, user_repo
     assert [label["name"] for label in pull["labels"]] == ["template-sync"]
     body = pull["body"]
     expected = {
-        ".github/workflows/template-sync.yml", "UPGRADING.md", "src/churn_model/train.py",
+        ".github/workflows/template-sync.yml", "UPGRADING.md", "src/churn_model/training/train.py",
         ".gitignore",
     } | mention_ref  # fmt: skip
     assert set(listed(body, "Changed by the template")) == expected
@@ -183,7 +183,7 @@ def test_sync_opens_one_pr_with_exactly_the_template_changes(template, user_repo
     assert git(origin, "rev-parse", "template-sync^") == main_before
     changed = set(git(origin, "diff", "--name-only", "main", "template-sync").splitlines())
     assert changed == expected | {".cruft.json"}
-    module = on_branch(origin, "template-sync", "src/churn_model/train.py")
+    module = on_branch(origin, "template-sync", "src/churn_model/training/train.py")
     assert module.startswith("# Changed in template v1.1.0.\n")  # the template's edit ...
     assert module.endswith("def user_helper():\n    return 'kept'")  # ... and the user's
     assert "tests/unit/test_example_data.py" not in files_on(origin, "template-sync")

@@ -3,8 +3,8 @@
 import pytest
 
 from {{ cookiecutter.package }}.config import MODEL_FILE, columns, load_params, load_schema
-from {{ cookiecutter.package }}.data import labels, load_dataset
-from {{ cookiecutter.package }}.evaluate import load_model, test_split
+from {{ cookiecutter.package }}.data.loading import labels, load_dataset
+from {{ cookiecutter.package }}.training.evaluate import load_model, test_split
 
 
 @pytest.fixture(scope="session")

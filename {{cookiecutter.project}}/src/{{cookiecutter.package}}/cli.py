@@ -1,7 +1,8 @@
 """The one entry point: `{{ cookiecutter.project }} VERB` or `python -m {{ cookiecutter.package }} VERB`.
 
-Each verb lives in its own module with `add_arguments(parser)` and `run(args)`; only the
-chosen module is imported, so a quick verb does not pay for MLflow's import time.
+Each verb lives in a module of its name in a stage folder (data, training, serving, deploy,
+monitoring), with `add_arguments(parser)` and `run(args)`; only the chosen module is imported,
+so a quick verb does not pay for MLflow's import time.
 """
 
 import argparse
@@ -14,21 +15,48 @@ PROG = {{ cookiecutter.project | tojson }}
 
 # verb -> (module, one-line help)
 VERBS = {
-    "validate-data": ("data", "check the data set against the contract in schema.yaml"),
-    "infer-schema": ("schema", "write schema.yaml and the params.yaml columns from your CSV"),
-    "train": ("train", "fit the pipeline on the training split and log it to MLflow"),
-    "evaluate": ("evaluate", "test metrics, fairness by group and every model gate"),
-    "register": ("registry", "register the evaluated model with its lineage tags"),
-    "serve": ("serve", "serve the model over HTTP (FastAPI), following its registry alias"),
-    "load-test": ("loadtest", "Locust against a started server; fails over the p95 latency gate"),
-    "build-image": ("image", "bake the registered model into the serving image and build it"),
-    "pull-data": ("fetch", "dvc pull the tracked data (regenerates the example data offline)"),
-    "metrics-diff": ("compare", "metrics and params of this branch against a base branch"),
-    "model-tests": ("model_tests", "run tests/model with a JUnit report and the gate table"),
-    "deploy": ("deploy", "make an environment match deploy/ENV.yaml; smoke test; roll back"),
-    "promote": ("promote", "pin another environment's version in deploy/ENV.yaml (PR body)"),
-    "drift": ("drift", "Evidently drift report of current data against the reference (exit 3)"),
-    "retrain": ("retrain", "on drift: branch with the new data appended, dvc repro, PR body"),
+    "validate-data": (
+        "data.validate_data",
+        "check the data set against the contract in schema.yaml",
+    ),
+    "infer-schema": (
+        "data.infer_schema",
+        "write schema.yaml and the params.yaml columns from your CSV",
+    ),
+    "train": ("training.train", "fit the pipeline on the training split and log it to MLflow"),
+    "evaluate": ("training.evaluate", "test metrics, fairness by group and every model gate"),
+    "register": ("training.register", "register the evaluated model with its lineage tags"),
+    "serve": ("serving.serve", "serve the model over HTTP (FastAPI), following its registry alias"),
+    "load-test": (
+        "serving.load_test",
+        "Locust against a started server; fails over the p95 latency gate",
+    ),
+    "build-image": (
+        "serving.build_image",
+        "bake the registered model into the serving image and build it",
+    ),
+    "pull-data": (
+        "data.pull_data",
+        "dvc pull the tracked data (regenerates the example data offline)",
+    ),
+    "metrics-diff": (
+        "training.metrics_diff",
+        "metrics and params of this branch against a base branch",
+    ),
+    "model-tests": (
+        "training.model_tests",
+        "run tests/model with a JUnit report and the gate table",
+    ),
+    "deploy": ("deploy.deploy", "make an environment match deploy/ENV.yaml; smoke test; roll back"),
+    "promote": ("deploy.promote", "pin another environment's version in deploy/ENV.yaml (PR body)"),
+    "drift": (
+        "monitoring.drift",
+        "Evidently drift report of current data against the reference (exit 3)",
+    ),
+    "retrain": (
+        "monitoring.retrain",
+        "on drift: branch with the new data appended, dvc repro, PR body",
+    ),
 }
 
 

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import yaml
 
+# The import name of this package, for `python -m PACKAGE VERB` from any of its stage folders.
+PACKAGE = __package__
 PARAMS_FILE = Path("params.yaml")
 SCHEMA_FILE = Path("schema.yaml")
 REPORTS_DIR = Path("reports")

@@ -8,9 +8,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from {{ cookiecutter.package }}.config import MODEL_FILE
-from {{ cookiecutter.package }}.loadtest import sample_records
-from {{ cookiecutter.package }}.model_source import PathSource
-from {{ cookiecutter.package }}.serve import create_app
+from {{ cookiecutter.package }}.serving.load_test import sample_records
+from {{ cookiecutter.package }}.serving.model_source import PathSource
+from {{ cookiecutter.package }}.serving.serve import create_app
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ import threading
 import numpy as np
 import pytest
 
-from {{ cookiecutter.package }}.model_source import RegistrySource, ServedModel
+from {{ cookiecutter.package }}.serving.model_source import RegistrySource, ServedModel
 
 
 class Constant:

@@ -6,7 +6,7 @@ import threading
 import joblib
 
 from {{ cookiecutter.package }}.config import MODEL_FILE
-from {{ cookiecutter.package }}.model_source import PathSource
+from {{ cookiecutter.package }}.serving.model_source import PathSource
 
 
 class HeldSource(PathSource):

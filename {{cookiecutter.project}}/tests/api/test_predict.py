@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from {{ cookiecutter.package }}.config import MODEL_FILE
-from {{ cookiecutter.package }}.model_source import PathSource
-from {{ cookiecutter.package }}.serve import create_app
+from {{ cookiecutter.package }}.serving.model_source import PathSource
+from {{ cookiecutter.package }}.serving.serve import create_app
 
 
 def test_predict_scores_one_record_and_names_the_model_version(client, records, expected_scores,

@@ -4,7 +4,7 @@ import json
 from datetime import datetime
 from pathlib import Path
 
-from {{ cookiecutter.package }}.predlog import PredictionLog
+from {{ cookiecutter.package }}.serving.prediction_log import PredictionLog
 
 META = {"_ts", "_model_version", "_score", "_prediction"}
 

@@ -106,7 +106,7 @@ def test_bad_record_in_a_batch_is_named_by_position_and_field(client, records, s
 
 def test_batch_size_limits(model, serve_params, start_app, records):
     from {{ cookiecutter.package }}.config import MODEL_FILE
-    from {{ cookiecutter.package }}.model_source import PathSource
+    from {{ cookiecutter.package }}.serving.model_source import PathSource
 
     del model
     params = {**serve_params, "serve": {**serve_params["serve"], "max_batch_records": 5}}

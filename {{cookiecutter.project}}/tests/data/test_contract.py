@@ -2,7 +2,7 @@
 
 import pytest
 
-from {{ cookiecutter.package }}.contract import violations
+from {{ cookiecutter.package }}.data.contract import violations
 
 
 def test_committed_data_meets_the_contract(dataset, contract):

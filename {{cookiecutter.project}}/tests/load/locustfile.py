@@ -15,7 +15,7 @@ import gevent
 from locust import FastHttpUser, between, events, task
 
 from {{ cookiecutter.package }}.config import load_params
-from {{ cookiecutter.package }}.loadtest import sample_records, verdict
+from {{ cookiecutter.package }}.serving.load_test import sample_records, verdict
 
 RECORDS = sample_records(500)  # real rows of the data set, as a client would send them
 # Reading them takes seconds on a busy machine, and gevent's clock stood still meanwhile:

@@ -2,14 +2,14 @@
 
 import pytest
 
-from {{ cookiecutter.package }}.checks import (
+from {{ cookiecutter.package }}.training.fairness import fairness_summary
+from {{ cookiecutter.package }}.training.gates import (
     directional_gate,
     fairness_gates,
     invariance_gate,
     performance_gate,
     positive_scores,
 )
-from {{ cookiecutter.package }}.fairness import fairness_summary
 
 pytestmark = pytest.mark.model
 

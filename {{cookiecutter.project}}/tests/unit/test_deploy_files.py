@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 from {{ cookiecutter.package }}.config import CliError
-from {{ cookiecutter.package }}.deployfile import (
+from {{ cookiecutter.package }}.deploy.desired_state import (
     DEPLOY_DIR,
     ENVIRONMENTS,
     load_deploy,
@@ -15,8 +15,8 @@ from {{ cookiecutter.package }}.deployfile import (
     pin,
     pinned_version,
 )
-from {{ cookiecutter.package }}.schemas import RequestSchema
-from {{ cookiecutter.package }}.smoke import percentile
+from {{ cookiecutter.package }}.deploy.smoke import percentile
+from {{ cookiecutter.package }}.serving.request_models import RequestSchema
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)

@@ -13,8 +13,8 @@ import yaml
 
 from {{ cookiecutter.package }}.cli import main
 from {{ cookiecutter.package }}.config import CliError
-from {{ cookiecutter.package }}.drift import DRIFT_EXIT, quantile_bins
-from {{ cookiecutter.package }}.retrain import append_rows, labelled_rows
+from {{ cookiecutter.package }}.monitoring.drift import DRIFT_EXIT, quantile_bins
+from {{ cookiecutter.package }}.monitoring.retrain import append_rows, labelled_rows
 
 PARAMS = {
     "data": {"path": "data/reference.csv", "seed": 7},

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from {{ cookiecutter.package }}.example_data import make_churn_data
+from {{ cookiecutter.package }}.data.example import make_churn_data
 
 
 def test_generator_rebuilds_the_bundled_csv(tmp_path, params):

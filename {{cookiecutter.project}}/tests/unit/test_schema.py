@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from {{ cookiecutter.package }}.schema import column_lists, infer_contract, replace_columns_block
+from {{ cookiecutter.package }}.data.infer_schema import column_lists, infer_contract, replace_columns_block
 
 
 def small_frame():

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from {{ cookiecutter.package }}.config import Columns
-from {{ cookiecutter.package }}.train import MODELS, build_pipeline
+from {{ cookiecutter.package }}.training.train import MODELS, build_pipeline
 
 
 @pytest.mark.parametrize("model_type", sorted(MODELS))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from .config import CliError
+from ..config import CliError
 
 DEPLOY_DIR = Path("deploy")
 SMOKE_CASES_FILE = DEPLOY_DIR / "smoke-cases.yaml"

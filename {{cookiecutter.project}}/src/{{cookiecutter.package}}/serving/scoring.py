@@ -5,11 +5,11 @@ import asyncio
 import contextlib
 import logging
 
+from ..config import columns
 from .batching import MicroBatcher
-from .config import columns
 from .metrics import Metrics
-from .predlog import PredictionLog
-from .schemas import RequestSchema
+from .prediction_log import PredictionLog
+from .request_models import RequestSchema
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +24,7 @@ class Scorer:
         self.metrics = Metrics()
         self.model = None  # replaced whole, never changed in place: a swap is one assignment
         self.problem = "the model is loading"
-        self.predlog = PredictionLog(
+        self.prediction_log = PredictionLog(
             settings["prediction_log"], settings["log_sample_rate"], settings["log_max_bytes"],
             settings["log_backups"], on_write=self.metrics.log_written.inc,
             on_drop=self.metrics.log_dropped.inc,
@@ -50,7 +50,7 @@ class Scorer:
         self.metrics.batch_rows.observe(len(records))
         for label in set(predicted):
             self.metrics.predictions.labels(model.version, label).inc(predicted.count(label))
-        self.predlog.add(records, model.version, scores, predicted)
+        self.prediction_log.add(records, model.version, scores, predicted)
         return model.version, scores, predicted
 
     def _score_each(self, records):
@@ -60,7 +60,7 @@ class Scorer:
     @contextlib.asynccontextmanager
     async def running(self):
         """Start the batching loop, the log writer and the model keeper; stop them after."""
-        self.predlog.start()
+        self.prediction_log.start()
         tasks = [asyncio.create_task(self.batcher.run()),
                  asyncio.create_task(self.keep_model_current())]  # fmt: skip
         try:
@@ -70,7 +70,7 @@ class Scorer:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             self.batcher.close()
-            self.predlog.close()
+            self.prediction_log.close()
 
     async def keep_model_current(self):
         """Load the model, then follow the alias: swap when it points to another version."""

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import joblib
 
-from .config import CliError, load_params
+from ..config import CliError, load_params
+from ..registry import git_commit
+from ..reports import markdown_table, write_report
 from .model_source import MODEL_INFO, MODEL_JOBLIB, RegistrySource
-from .registry import git_commit
-from .reports import markdown_table, write_report
 
 EXPORT_DIR = Path("build/model")
 

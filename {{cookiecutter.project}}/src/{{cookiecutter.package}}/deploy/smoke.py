@@ -9,8 +9,8 @@ import time
 import urllib.error
 import urllib.request
 
-from .config import columns, load_schema
-from .data import read_csv
+from ..config import columns, load_schema
+from ..data.loading import read_csv
 
 
 def call(url, path, body=None, timeout=10.0):
@@ -103,7 +103,7 @@ def percentile(values, share):
 
 def fallback_record():
     """No known answers configured: the first row of the data set, as a request record."""
-    from .config import load_params
+    from ..config import load_params
 
     params = load_params()
     spec, contract = columns(params), load_schema()

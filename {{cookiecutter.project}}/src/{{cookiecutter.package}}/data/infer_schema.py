@@ -8,9 +8,9 @@ import re
 import pandas as pd
 import yaml
 
-from .config import PARAMS_FILE, SCHEMA_FILE, CliError, load_params
-from .data import read_csv
-from .reports import markdown_table, write_report
+from ..config import PARAMS_FILE, SCHEMA_FILE, CliError, load_params
+from ..reports import markdown_table, write_report
+from .loading import read_csv
 
 
 def infer_contract(frame, target, sensitive, max_categories):

@@ -7,9 +7,9 @@ a merge to main). Nothing is deployed here: the commit or pull request that carr
 changed file is what deploys, so git records every promotion and a revert undoes it.
 """
 
-from .config import CliError, load_params
-from .deployfile import ENVIRONMENTS, deploy_file, load_deploy, pin, pinned_version
-from .reports import markdown_table, write_report
+from ..config import CliError, load_params
+from ..reports import markdown_table, write_report
+from .desired_state import ENVIRONMENTS, deploy_file, load_deploy, pin, pinned_version
 
 LINEAGE = (
     ("git commit", "git_commit"),
@@ -63,7 +63,7 @@ def promote(args):
 
 
 def _client():
-    from .registry import client
+    from ..registry import client
 
     return client()
 

@@ -25,8 +25,8 @@ import time
 
 import yaml
 
-from .config import REPORTS_DIR, CliError
-from .deployfile import DeployFailed, image_ref
+from ..config import REPORTS_DIR, CliError
+from .desired_state import DeployFailed, image_ref
 
 CONTAINER = "server"
 SERVER_PORT = 8000  # the container port of the Deployments; the Service listens on 80

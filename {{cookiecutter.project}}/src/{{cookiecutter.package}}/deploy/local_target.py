@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from .config import CliError
-from .deployfile import DeployFailed
+from ..config import PACKAGE, CliError
+from .desired_state import DeployFailed
 from .smoke import call
 
 STATE_DIR = Path(".deploy")
@@ -86,7 +86,7 @@ class LocalTarget:
         command = [
             sys.executable,
             "-m",
-            __package__,
+            PACKAGE,
             "serve",
             "--alias",
             self.env,

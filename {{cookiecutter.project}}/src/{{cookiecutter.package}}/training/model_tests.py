@@ -10,9 +10,9 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from .config import CliError
+from ..config import CliError
+from ..reports import read_report, write_report
 from .evaluate import gates_markdown
-from .reports import read_report, write_report
 
 DEFAULT_JUNIT = Path("reports/junit/model-tests.xml")
 

@@ -13,8 +13,10 @@ reports/deploy-ENV.json and .md.
 
 from datetime import UTC, datetime
 
-from .config import CliError, load_params, tracking_uri
-from .deployfile import (
+from ..config import CliError, load_params, tracking_uri
+from ..registry import client, git_commit
+from ..reports import markdown_table, write_report
+from .desired_state import (
     ENVIRONMENTS,
     DeployFailed,
     deploy_file,
@@ -23,8 +25,6 @@ from .deployfile import (
     load_smoke_cases,
     pinned_version,
 )
-from .registry import client, git_commit
-from .reports import markdown_table, write_report
 from .smoke import smoke_test
 
 
@@ -123,10 +123,10 @@ def alias_version(registry, name, alias):
 
 def make_target(env, settings):
     if settings["target"] == "kubernetes":
-        from .deploy_k8s import KubernetesTarget
+        from .kubernetes_target import KubernetesTarget
 
         return KubernetesTarget(env, settings)
-    from .deploy_local import LocalTarget
+    from .local_target import LocalTarget
 
     return LocalTarget(env, settings)
 

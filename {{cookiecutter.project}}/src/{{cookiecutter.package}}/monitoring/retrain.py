@@ -21,13 +21,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from .config import REPORTS_DIR, CliError, columns, load_params, load_schema
-from .contract import violations
-from .data import load_dataset, read_csv
-from .drift_data import file_format, production_version
-from .fetch import md5_of
-from .fetch import recorded_md5 as data_hash_of_pointer
-from .reports import read_report, write_report
+from ..config import REPORTS_DIR, CliError, columns, load_params, load_schema
+from ..data.contract import violations
+from ..data.loading import load_dataset, read_csv
+from ..data.pull_data import md5_of
+from ..data.pull_data import recorded_md5 as data_hash_of_pointer
+from ..reports import read_report, write_report
+from .drift_inputs import file_format, production_version
 
 BRANCH = "retraining/drift"
 BOT = ("retraining bot", "retraining-bot@users.noreply.github.com")
@@ -192,8 +192,8 @@ def commit_retraining(data_path, drift, added):
 
 def pull_request_body(params, drift, added, total, args):
     """The drift summary, then the retrained model next to the production version."""
-    from .promote import comparison_tables
-    from .registry import lineage_tags
+    from ..deploy.promote import comparison_tables
+    from ..registry import lineage_tags
 
     metrics = json.loads((REPORTS_DIR / "metrics.json").read_text())
     fairness = json.loads((REPORTS_DIR / "fairness.json").read_text())

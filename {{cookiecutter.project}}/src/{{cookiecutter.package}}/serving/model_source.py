@@ -16,7 +16,7 @@ from pathlib import Path
 
 import joblib
 
-from .config import CliError, tracking_uri
+from ..config import CliError, tracking_uri
 
 MODEL_JOBLIB = "model.joblib"
 MODEL_INFO = "model.json"
@@ -66,7 +66,7 @@ class RegistrySource:
         """The version the alias points to now; CliError when there is none."""
         from mlflow.exceptions import MlflowException
 
-        from .registry import client
+        from ..registry import client
 
         try:
             return str(client().get_model_version_by_alias(self.name, self.alias).version)
@@ -80,7 +80,7 @@ class RegistrySource:
     def load(self, version=None):
         import mlflow
 
-        from .registry import client
+        from ..registry import client
 
         version = version or self.latest_version()
         tags = dict(client().get_model_version(self.name, version).tags)

@@ -16,8 +16,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from .config import REPORTS_DIR, CliError, columns, load_params, load_schema
-from .reports import markdown_table, write_report
+from ..config import PACKAGE, REPORTS_DIR, CliError, columns, load_params, load_schema
+from ..reports import markdown_table, write_report
 
 LOCUSTFILE = Path("tests/load/locustfile.py")
 CSV_PREFIX = REPORTS_DIR / "load"
@@ -38,7 +38,7 @@ def verdict(p95_ms, failures, requests, max_p95_ms):
 
 def sample_records(count, seed=0):
     """Rows of the data set as request bodies: the request columns, NaN as null."""
-    from .data import load_dataset
+    from ..data.loading import load_dataset
 
     params = load_params()
     spec = columns(params)
@@ -55,7 +55,7 @@ def free_port():
 
 
 def start_server(port, args):
-    command = [sys.executable, "-m", __package__, "serve", "--port", str(port)]
+    command = [sys.executable, "-m", PACKAGE, "serve", "--port", str(port)]
     command += ["--model-path", args.model_path] if args.model_path else ["--alias", args.alias]
     SERVER_LOG.parent.mkdir(parents=True, exist_ok=True)
     with open(SERVER_LOG, "w") as log:

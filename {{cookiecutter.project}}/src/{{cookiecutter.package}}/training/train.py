@@ -10,9 +10,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from .config import MODEL_FILE, RUN_FILE, columns, load_params, params_hash
-from .data import labels, load_dataset, split
-from .reports import write_report
+from ..config import MODEL_FILE, RUN_FILE, columns, load_params, params_hash
+from ..data.loading import labels, load_dataset, split
+from ..reports import write_report
 
 MODELS = {
     "logistic_regression": LogisticRegression,
@@ -59,7 +59,7 @@ def train(args):
 def log_to_mlflow(pipeline, params, input_example):
     import mlflow
 
-    from .registry import use_tracking_store
+    from ..registry import use_tracking_store
 
     use_tracking_store(params)
     with mlflow.start_run() as active:

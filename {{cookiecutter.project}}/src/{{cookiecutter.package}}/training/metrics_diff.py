@@ -8,8 +8,8 @@ In CI the base must be fetched: actions/checkout with `fetch-depth: 0`.
 import json
 import subprocess
 
-from .config import CliError
-from .reports import markdown_table, write_report
+from ..config import CliError
+from ..reports import markdown_table, write_report
 
 
 def dvc_diff(kind, base):

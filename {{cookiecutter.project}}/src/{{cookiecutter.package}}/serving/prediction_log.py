@@ -37,7 +37,9 @@ class PredictionLog:
     def start(self):
         if self.sample_rate > 0:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._writer = threading.Thread(target=self._write_forever, name="predlog", daemon=True)
+            self._writer = threading.Thread(
+                target=self._write_forever, name="prediction-log", daemon=True
+            )
             self._writer.start()
         return self
 

@@ -3,11 +3,11 @@
 import joblib
 from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score, roc_auc_score
 
-from .checks import all_gates, positive_scores
-from .config import MODEL_FILE, RUN_FILE, CliError, columns, load_params
-from .data import labels, load_dataset, split
+from ..config import MODEL_FILE, RUN_FILE, CliError, columns, load_params
+from ..data.loading import labels, load_dataset, split
+from ..reports import markdown_table, write_report
 from .fairness import fairness_summary
-from .reports import markdown_table, write_report
+from .gates import all_gates, positive_scores
 
 
 def load_model(path=MODEL_FILE):
@@ -65,7 +65,7 @@ def _log_metrics(values):
 
     import mlflow
 
-    from .registry import use_tracking_store
+    from ..registry import use_tracking_store
 
     if RUN_FILE.exists():
         use_tracking_store(load_params())

@@ -19,8 +19,8 @@ import pyarrow.csv as pa_csv
 import pyarrow.json as pa_json
 import pyarrow.parquet as pa_parquet
 
-from .config import CliError, tracking_uri
-from .data import data_hash
+from ..config import CliError, tracking_uri
+from ..data.loading import data_hash
 
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 FORMATS |= dict.fromkeys((".jsonl", ".ndjson", ".json"), "jsonl")
@@ -267,7 +267,7 @@ def production_version(name):
         return None  # no local registry yet: do not create an empty one
     from mlflow.exceptions import MlflowException
 
-    from .registry import client
+    from ..registry import client
 
     try:
         return client().get_model_version_by_alias(name, PRODUCTION_ALIAS)

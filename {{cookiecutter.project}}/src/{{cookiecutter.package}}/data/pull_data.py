@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from .config import CliError, load_params
+from ..config import PACKAGE, CliError, load_params
 
 EXAMPLE_PATH = Path("data/raw/dataset.csv")
 
@@ -59,7 +59,7 @@ def _error_text(output):
 def regenerate_example(data_path):
     """True when the example generator rebuilt `data_path` byte for byte."""
     dvc_file = Path(f"{data_path}.dvc")
-    module = f"{__package__}.example_data"
+    module = f"{PACKAGE}.data.example"
     if Path(data_path) != EXAMPLE_PATH or not dvc_file.exists():
         return False
     if importlib.util.find_spec(module) is None:

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .config import REPORTS_DIR, CliError, columns, load_params, load_schema
-from .drift_data import Monitored, contract_notes, read_table, reference_table
-from .reports import markdown_table, write_report
+from ..config import REPORTS_DIR, CliError, columns, load_params, load_schema
+from ..reports import markdown_table, write_report
+from .drift_inputs import Monitored, contract_notes, read_table, reference_table
 
 DRIFT_EXIT = 3
 HTML_FILE = REPORTS_DIR / "drift.html"

@@ -15,7 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from pydantic_core import to_json
 
-from .config import PARAMS_FILE, load_params, load_schema
+from ..config import PARAMS_FILE, load_params, load_schema
 from .metrics import MetricsMiddleware
 from .model_source import PathSource, RegistrySource
 from .scoring import Scorer

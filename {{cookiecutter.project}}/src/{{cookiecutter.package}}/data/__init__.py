@@ -1,0 +1,1 @@
+"""Data: the contract (schema.yaml), loading, splitting; validate-data, infer-schema, pull-data."""

@@ -1,0 +1,1 @@
+"""Deploy: desired state (deploy/ENV.yaml), local and kubernetes targets, smoke test, promote."""

@@ -1,0 +1,1 @@
+"""Monitoring: drift of live data against the reference, and retraining on drift."""

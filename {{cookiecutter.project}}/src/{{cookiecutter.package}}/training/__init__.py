@@ -1,0 +1,1 @@
+"""Training: fit, evaluate, the gates and fairness, model tests, `register`, `metrics-diff`."""
