@@ -3,8 +3,14 @@
 The overlays are rendered by kubectl's kustomize and every object is validated against the
 Kubernetes schemas (kubernetes-validate). Then the generated `deploy` verb runs against a
 fake kubectl (tests/support/fake_kubectl.py: it records each call, keeps a small cluster in a
-file, and its port-forward serves a stand-in model server), so the exact kubectl sequence of
-a first rollout, a canary rollout, a failed canary and a failed rollout is asserted.
+file with Kubernetes' revision rules, and its port-forward serves a stand-in model server), so
+the exact kubectl sequence of a first rollout, a canary rollout, a failed canary and a failed
+rollout is asserted.
+
+What these tests cannot prove: that the image's model answers the smoke cases right. The
+stand-in pods answer by a fixed rule of the fake (not by reading deploy/smoke-cases.yaml),
+right or, for FAKE_KUBECTL_BROKEN_VERSIONS, wrong; so they prove what `deploy` does with the
+answers. Real servers with real models are deployed in tests/test_deploy_local.py.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import pytest
 import yaml
 
 from tests.conftest import ROOT, bake, project_env
+from tests.support.fake_kubectl import current, model_version
 
 PACKAGE = "churn_model"
 NAME = "churn-model"
@@ -100,6 +107,14 @@ class Cluster:
     def state(self) -> dict:
         return json.loads((self.dir / "cluster.json").read_text())["deployments"]
 
+    def serves(self, name: str) -> str:
+        """The MODEL_VERSION of the Deployment's current pod template."""
+        return model_version(current(self.state()[name]))
+
+    def revisions(self, name: str) -> dict[int, str]:
+        """Revision number -> MODEL_VERSION of its pod template."""
+        return {int(n): model_version(t) for n, t in self.state()[name]["revisions"].items()}
+
     def clear_calls(self) -> None:
         (self.dir / "calls.jsonl").unlink(missing_ok=True)
 
@@ -128,16 +143,17 @@ def deploy(project: Path, cluster: Cluster, env: str, **extra: str):
                           env=environment, capture_output=True, text=True, timeout=300)  # fmt: skip
 
 
-def alias(project: Path, env: str) -> str | None:
+def alias(project: Path, env: str) -> str:
+    """The version the registry alias points to, or 'none'; any failure to read it fails."""
     script = (
         "from mlflow import MlflowClient\n"
         "c = MlflowClient('sqlite:///mlflow.db', 'sqlite:///mlflow.db')\n"
-        f"try:\n    print(c.get_model_version_by_alias({NAME!r}, {env!r}).version)\n"
-        "except Exception:\n    print('none')\n"
+        f"print(c.get_registered_model({NAME!r}).aliases.get({env!r}, 'none'))\n"
     )
     done = subprocess.run([sys.executable, "-c", script], cwd=project, env=project_env(project),
                           capture_output=True, text=True)  # fmt: skip
-    return done.stdout.strip().splitlines()[-1]
+    assert done.returncode == 0, f"reading alias {env} failed:\n{done.stderr}"
+    return str(done.stdout.strip().splitlines()[-1])
 
 
 # -- the manifests ------------------------------------------------------------------------
@@ -208,6 +224,30 @@ def test_the_objects_fit_together(k8s_bake):
     assert stable["spec"]["template"]["spec"] == canary["spec"]["template"]["spec"]
 
 
+def test_the_fake_keeps_revisions_as_kubernetes_does(tmp_path, monkeypatch):
+    """A template seen before moves to the top under a new number; an undo is such a move."""
+    from tests.support import fake_kubectl
+
+    monkeypatch.setenv("FAKE_KUBECTL_DIR", str(tmp_path))
+
+    def deployment(version):
+        env = [{"name": "MODEL_VERSION", "value": version}]
+        template = {"spec": {"containers": [{"name": "server", "env": env}]}}
+        return {"kind": "Deployment", "metadata": {"name": NAME}, "spec": {"template": template}}
+
+    def revisions():
+        state = fake_kubectl.load()["deployments"][NAME]["revisions"]
+        return {int(n): model_version(t) for n, t in state.items()}
+
+    for version in ("1", "2", "1", "1"):
+        fake_kubectl.apply([deployment(version)])
+    assert revisions() == {2: "2", 3: "1"}
+    fake_kubectl.rollout("undo", f"deployment/{NAME}", [])
+    assert revisions() == {3: "1", 4: "2"}
+    fake_kubectl.rollout("undo", f"deployment/{NAME}", ["--to-revision=3"])
+    assert revisions() == {4: "2", 5: "1"}
+
+
 # -- the kubectl sequence (each deploy is a CLI process importing MLflow: slow) -------------
 
 
@@ -268,9 +308,8 @@ def test_a_new_version_goes_to_the_canary_first(project, cluster):
     ]
     assert "Smoke test of the canary (1 pod(s))" in done.stdout
     assert "Namespace" not in {o["kind"] for o in cluster.calls()[5]["objects"]}
-    state = cluster.state()
-    assert state[NAME]["history"][-1]["spec"]["containers"][0]["env"][-1]["value"] == "2"
-    assert state[f"{NAME}-canary"]["replicas"] == 0
+    assert cluster.serves(NAME) == "2"
+    assert cluster.state()[f"{NAME}-canary"]["replicas"] == 0
     assert alias(project, "production") == "2"
 
 
@@ -295,8 +334,7 @@ def test_a_canary_that_fails_its_smoke_test_never_reaches_the_stable_pods(projec
     assert "predicted 'no', expected 'yes'" in done.stderr
     assert "alias production points to version 2 again" in done.stderr
     assert alias(project, "production") == "2"
-    stable = cluster.state()[NAME]["history"][-1]
-    assert stable["spec"]["containers"][0]["env"][-1]["value"] == "2"
+    assert cluster.revisions(NAME) == {1: "2"}, "the stable pods never changed"
     report = json.loads((project / "reports/deploy-production.json").read_text())
     assert report["outcome"] == "rolled_back" and "canary" in report["reason"]
 
@@ -307,7 +345,7 @@ def test_a_failed_rollout_is_undone_to_the_revision_before_it(project, cluster):
     assert deploy(project, cluster, "staging").returncode == 0
     pin(project, "staging", 2)
     assert deploy(project, cluster, "staging").returncode == 0
-    revision = len(cluster.state()[NAME]["history"])
+    assert cluster.revisions(NAME) == {1: "1", 2: "2"}
     cluster.clear_calls()
     pin(project, "staging", 3)
     done = deploy(project, cluster, "staging", FAKE_KUBECTL_FAIL_ROLLOUT=NAME)
@@ -320,11 +358,11 @@ def test_a_failed_rollout_is_undone_to_the_revision_before_it(project, cluster):
         f"rollout undo deployment/{NAME}",
         f"rollout status deployment/{NAME}",  # (the fake fails it again; reported)
     ]
-    assert f"--to-revision={revision}" in cluster.calls()[4]["argv"]
+    assert "--to-revision=2" in cluster.calls()[4]["argv"]
     assert "exceeded its progress deadline" in done.stderr
     assert alias(project, "staging") == "2"
-    history = cluster.state()[NAME]["history"]
-    assert history[-1] == history[revision - 1]  # version 2's pods again
+    # As in Kubernetes: revision 2 (version 2's pods) came back as revision 4.
+    assert cluster.revisions(NAME) == {1: "1", 3: "3", 4: "2"}
 
 
 @pytest.mark.slow
@@ -342,6 +380,7 @@ def test_a_failed_smoke_test_after_the_rollout_is_undone(project, cluster):
     ]
     assert "revision 1 (version 1)" in done.stderr
     assert alias(project, "staging") == "1"
+    assert cluster.revisions(NAME) == {2: "3", 3: "1"}
 
 
 @pytest.mark.slow

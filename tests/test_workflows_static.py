@@ -1,8 +1,9 @@
 """Static checks of the Actions and of every workflow: this repository's and the generated ones.
 
 Schemas (check-jsonschema's GitHub vendor schemas), actionlint, zizmor, shellcheck, and the
-rules of DESIGN.md that no linter checks for us: third-party Actions pinned to a commit SHA
-with its version in a comment, no `${{ }}` inside `run:`, every referenced Action exists.
+rules for workflows and Actions (actions/README.md) that no linter checks for us: third-party
+Actions pinned to a commit SHA with its version in a comment, no `${{ }}` inside `run:`,
+every referenced Action exists.
 """
 
 from __future__ import annotations

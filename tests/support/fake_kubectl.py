@@ -5,18 +5,23 @@
 What it does, per subcommand (anything else exits 1):
 - `kustomize DIR`: runs the real kubectl (REAL_KUBECTL, default `kubectl`), so the real
   overlays are rendered;
-- `apply -f -` / `delete -f -`: reads the objects; a Deployment whose pod template changed
-  gets a new revision (like the cluster), its replicas are kept;
-- `get deployment/NAME -o=jsonpath=...revision}`: the revision, or NotFound;
+- `apply -f -` / `delete -f -`: reads the objects; Deployments keep revisions as the
+  cluster does: a pod template seen before takes its old revision to the top (renumbered
+  max + 1), a new one gets max + 1, an unchanged one changes nothing; the newest 10 old
+  revisions are kept (revisionHistoryLimit); replicas are kept when the object has none;
+- `get deployment/NAME -o=jsonpath=...revision}`: the current revision, or NotFound;
 - `rollout status deployment/NAME`: success, or the progress-deadline error when NAME is in
   FAKE_KUBECTL_FAIL_ROLLOUT (comma-separated);
-- `rollout undo deployment/NAME [--to-revision=N]`: the template of that revision again;
+- `rollout undo deployment/NAME [--to-revision=N]`: revision N (default: the one before the
+  current) becomes current under a new number, as after an apply of its template;
 - `scale deployment/NAME --replicas=N`;
 - `port-forward -n NS TYPE/NAME LOCAL:REMOTE`: serves, on 127.0.0.1:LOCAL, a stand-in of
   the model server whose /version is the MODEL_VERSION of that Deployment's current template
-  (a Service forwards to the Deployment of the same name) and whose /predict answers the
-  known cases of deploy/smoke-cases.yaml right, or wrong for versions listed in
-  FAKE_KUBECTL_BROKEN_VERSIONS.
+  (a Service forwards to the Deployment of the same name). Its /predict is a fixed rule of
+  the stand-in, not a model and not the smoke cases: churn "yes" below 12 months of tenure,
+  else "no"; versions listed in FAKE_KUBECTL_BROKEN_VERSIONS answer the opposite. So a
+  deploy test proves the verb's decisions on a server's answers, never that an image's model
+  answers right (tests/test_deploy_local.py does that with real servers).
 
 The calls are appended to FAKE_KUBECTL_DIR/calls.jsonl: {"argv": [...], "objects": [...]}
 with `kind/name` (and replicas, image, MODEL_VERSION of Deployments) of any stdin manifest.
@@ -33,9 +38,10 @@ from pathlib import Path
 
 import yaml
 
-STATE_DIR = Path(os.environ["FAKE_KUBECTL_DIR"])
-STATE = STATE_DIR / "cluster.json"
-CALLS = STATE_DIR / "calls.jsonl"
+
+def state_file(name: str) -> Path:
+    """cluster.json or calls.jsonl in FAKE_KUBECTL_DIR (read when called: tests import this)."""
+    return Path(os.environ["FAKE_KUBECTL_DIR"]) / name
 
 
 def listed(variable: str) -> set[str]:
@@ -43,11 +49,12 @@ def listed(variable: str) -> set[str]:
 
 
 def load() -> dict:
-    return json.loads(STATE.read_text()) if STATE.exists() else {"deployments": {}}
+    state = state_file("cluster.json")
+    return json.loads(state.read_text()) if state.exists() else {"deployments": {}}
 
 
 def save(cluster: dict) -> None:
-    STATE.write_text(json.dumps(cluster, indent=2))
+    state_file("cluster.json").write_text(json.dumps(cluster, indent=2))
 
 
 def model_version(template: dict) -> str | None:
@@ -81,16 +88,38 @@ def deployment_name(resource: str) -> str:
     return name
 
 
+HISTORY_LIMIT = 10  # a Deployment's revisionHistoryLimit default
+
+
+def current(deployment: dict) -> dict:
+    """The pod template of the Deployment's current (highest) revision."""
+    return deployment["revisions"][str(max(map(int, deployment["revisions"])))]
+
+
+def make_current(deployment: dict, template: dict) -> bool:
+    """Kubernetes' revision rule; False when the template already is the current one."""
+    revisions = deployment["revisions"]
+    if revisions and current(deployment) == template:
+        return False
+    for number, seen in list(revisions.items()):
+        if seen == template:  # an old ReplicaSet comes back: it moves to the top
+            del revisions[number]
+    top = max(map(int, revisions), default=0) + 1
+    revisions[str(top)] = template
+    for number in sorted(map(int, revisions))[: -(HISTORY_LIMIT + 1)]:
+        del revisions[str(number)]
+    return True
+
+
 def apply(objects: list[dict]) -> None:
     cluster = load()
     for item in objects:
         if item["kind"] == "Deployment":
             name = item["metadata"]["name"]
-            current = cluster["deployments"].setdefault(name, {"history": [], "replicas": 1})
-            if not current["history"] or current["history"][-1] != item["spec"]["template"]:
-                current["history"].append(item["spec"]["template"])
+            deployment = cluster["deployments"].setdefault(name, {"revisions": {}, "replicas": 1})
+            make_current(deployment, item["spec"]["template"])
             if "replicas" in item["spec"]:
-                current["replicas"] = item["spec"]["replicas"]
+                deployment["replicas"] = item["spec"]["replicas"]
         print(f"{item['kind'].lower()}/{item['metadata']['name']} configured")
     save(cluster)
 
@@ -109,32 +138,40 @@ def rollout(action: str, resource: str, flags: list[str]) -> None:
     cluster = load()
     if name not in cluster["deployments"]:
         fail(f'Error from server (NotFound): deployments.apps "{name}" not found')
+    deployment = cluster["deployments"][name]
     if action == "status":
         if name in listed("FAKE_KUBECTL_FAIL_ROLLOUT"):
             fail(f'error: deployment "{name}" exceeded its progress deadline')
         print(f'deployment "{name}" successfully rolled out')
     elif action == "undo":
-        history = cluster["deployments"][name]["history"]
+        numbers = sorted(map(int, deployment["revisions"]))
         wanted = [f for f in flags if f.startswith("--to-revision=")]
-        revision = int(wanted[0].split("=", 1)[1]) if wanted else len(history) - 1
-        if not 1 <= revision <= len(history):
+        revision = int(wanted[0].split("=", 1)[1]) if wanted else (numbers[-2:-1] or [0])[0]
+        if str(revision) not in deployment["revisions"]:
             fail(f'error: unable to find specified revision {revision} in history of "{name}"')
-        history.append(history[revision - 1])
-        save(cluster)
-        print(f"deployment.apps/{name} rolled back")
+        if make_current(deployment, deployment["revisions"][str(revision)]):
+            save(cluster)
+            print(f"deployment.apps/{name} rolled back")
+        else:
+            print(f"deployment.apps/{name} skipped rollback (current template already matches "
+                  f"revision {revision})")  # fmt: skip
     else:
         fail(f"fake kubectl: unsupported rollout {action}")
 
 
+def stand_in_prediction(record: dict, broken: bool) -> str:
+    """The stand-in pods' fixed rule (see the module docstring)."""
+    churns = float(record.get("tenure_months", 0)) < 12
+    return "yes" if churns != broken else "no"
+
+
 def port_forward(resource: str, ports: str) -> None:
     name = deployment_name(resource)
-    history = load()["deployments"].get(name, {}).get("history")
-    if not history:
+    deployment = load()["deployments"].get(name)
+    if not deployment:
         fail(f'Error from server (NotFound): deployments.apps "{name}" not found')
-    version = model_version(history[-1])
+    version = model_version(current(deployment))
     broken = version in listed("FAKE_KUBECTL_BROKEN_VERSIONS")
-    cases = (yaml.safe_load(Path("deploy/smoke-cases.yaml").read_text()) or {}).get("cases") or []
-    classes = sorted({str(case["expect"]) for case in cases}) or ["yes", "no"]
 
     class Handler(BaseHTTPRequestHandler):
         def answer(self, body: dict) -> None:
@@ -150,10 +187,7 @@ def port_forward(resource: str, ports: str) -> None:
 
         def do_POST(self):  # noqa: N802
             record = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            known = [str(c["expect"]) for c in cases if c["record"] == record]
-            label = known[0] if known else classes[0]
-            if broken:  # a model that gets the known answers wrong
-                label = next((c for c in classes if c != label), label)
+            label = stand_in_prediction(record, broken)
             self.answer({"prediction": label, "score": 0.5, "model_version": version})
 
         def log_message(self, *args):
@@ -169,7 +203,7 @@ def main(argv: list[str]) -> None:
     stdin_objects = []
     if "-f" in argv and argv[argv.index("-f") + 1] == "-":
         stdin_objects = [doc for doc in yaml.safe_load_all(sys.stdin.read()) if doc]
-    with CALLS.open("a") as log:
+    with state_file("calls.jsonl").open("a") as log:
         entry = {"argv": argv, "objects": [summary(o) for o in stdin_objects]}
         log.write(json.dumps(entry) + "\n")
     words = [a for a in argv if not a.startswith("-")]
@@ -189,7 +223,7 @@ def main(argv: list[str]) -> None:
             found = load()["deployments"].get(name)
             if found is None:
                 fail(f'Error from server (NotFound): deployments.apps "{name}" not found')
-            print(len(found["history"]), end="")
+            print(max(map(int, found["revisions"])), end="")
         case ["rollout", action, resource]:
             rollout(action, resource, flags)
         case ["scale", resource]:
