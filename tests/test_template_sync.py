@@ -224,23 +224,26 @@ def test_sync_opens_one_pr_with_exactly_the_template_changes(template, user_repo
 
 
 @pytest.mark.slow  # installs cookiecutter from PyPI into a fresh venv, as on a runner
-def test_the_action_runs_the_sync_as_a_workflow_step(template, user_repo, fake_github):
+def test_the_action_runs_the_sync_as_a_workflow_step(template, user_repo, fake_github, tmp_path):
+    """Phase `all`: bake and publish as steps of one job; the bake step holds no token."""
     (template / PROJECT / "UPGRADING.md").write_text("# Upgrading {{ cookiecutter.project }}\n")
-    commit_all(template, "template B", tag="v1.1.0")
+    report = tmp_path / "stolen.txt"
+    hostile_release(template, report)  # tags v1.1.0
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "GH_"))}
     context = {"repository": REPO, "api_url": fake_github.url, "ref_name": "main"}
 
-    result = run_action(SYNC.parent, {"token": "t0ken"}, cwd=user_repo, env=env, github=context)
+    result = run_action(SYNC.parent, {"token": CANARY}, cwd=user_repo, env=env, github=context)
 
     assert not result.failed, result.log
     assert (result.outputs["changed"], result.outputs["conflicts"]) == ("true", "0")
     pull = fake_github.pulls[REPO][int(result.outputs["number"])]
     assert result.outputs["url"] == pull["html_url"]
     assert pull["title"] == "Template update: v1.0.0 → v1.1.0"
-    assert fake_github.requests[0].headers["authorization"] == "Bearer t0ken"
+    assert fake_github.requests[0].headers["authorization"] == f"Bearer {CANARY}"
     assert result.summary == pull["body"]
     origin = user_repo.parent.parent / "origin.git"
     assert on_branch(origin, "template-sync", "UPGRADING.md") == "# Upgrading churn-model"
+    assert report.exists() and CANARY not in report.read_text()  # the hook ran, found nothing
 
 
 def test_branch_with_someone_elses_commit_is_left_alone(template, user_repo, fake_github, tmp_path):
@@ -362,3 +365,95 @@ def test_sync_moves_the_sha_pin_of_the_actions(template, tmp_path, fake_github):
     assert result["changed"] is True
     ci = on_branch(tmp_path / "origin.git", "template-sync", ".github/workflows/ci.yml")
     assert f'/actions/setup@{new}" # v1.1.0' in ci and old not in ci
+
+
+# -- template code gets no token; answers stay data; only releases merge (issue 19, item 3) --
+
+CANARY = "t0ken-canary-5f2c"  # the write token; a hook must not find it anywhere it can read
+# Prepended to the template's post-gen hook at v1.1.0: collects every environment it can read
+# (its own, and /proc/*/environ of every process it may open: its parents, the runner's
+# steps) into a report, as a hostile template release would before sending it away.
+HOSTILE_HOOK = """import os as _os, pathlib as _pl
+_seen = [repr(dict(_os.environ))]
+for _f in _pl.Path("/proc").glob("[0-9]*/environ"):
+    try:
+        _seen.append(_f.read_bytes().decode(errors="replace"))
+    except OSError:
+        pass
+_pl.Path(REPORT).write_text("\\n".join(_seen))
+"""
+
+
+def hostile_release(template: Path, report: Path) -> None:
+    hook = template / "hooks" / "post_gen_project.py"
+    code = HOSTILE_HOOK.replace("REPORT", json.dumps(str(report)))
+    hook.write_text(code + hook.read_text())
+    (template / PROJECT / "NEWS.md").write_text("news\n")
+    commit_all(template, "template B (hostile hook)", tag="v1.1.0")
+
+
+def phase(project: Path, name: str, work: Path, env: dict, *args) -> subprocess.CompletedProcess:
+    """One phase of the sync as its own process, as the Action's steps (and jobs) run them."""
+    command = [sys.executable, str(SYNC), "--phase", name, "--work", str(work), "--base", "main"]
+    return subprocess.run([*command, *args], cwd=project, env=env, capture_output=True,
+                          text=True, timeout=300)  # fmt: skip
+
+
+def test_a_hostile_hook_finds_no_token(template, user_repo, fake_github, tmp_path):
+    report = tmp_path / "stolen.txt"
+    hostile_release(template, report)
+    work = tmp_path / "work"
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "GH_"))}
+    clean |= IDENTITY
+    # fetch: git clone only; bake: no token anywhere; publish: the token, on what was baked.
+    assert phase(user_repo, "fetch", work, clean).returncode == 0
+    baked = phase(user_repo, "bake", work, clean)
+    assert baked.returncode == 0, baked.stderr
+    bundle = json.loads(baked.stdout.strip().splitlines()[-1])["bundle"]
+    published = phase(user_repo, "publish", tmp_path / "publish-job",
+                      {**clean, **fake_github.env(repository=REPO, token=CANARY)},
+                      "--bundle", bundle)  # fmt: skip
+    assert published.returncode == 0, published.stderr
+    assert result_of(published)["changed"] is True
+    assert report.exists(), "the hostile hook did not run: the test proves nothing"
+    stolen = report.read_text()
+    assert CANARY not in stolen
+    assert "GITHUB_TOKEN" not in stolen.split("\n", 1)[0]  # the hook's own environment
+
+
+def test_the_bake_phase_refuses_to_start_with_a_token(user_repo, tmp_path):
+    env = {**os.environ, **IDENTITY, "GITHUB_TOKEN": CANARY}
+    done = phase(user_repo, "bake", tmp_path / "work", env)
+    assert done.returncode == 1
+    assert "start it without GITHUB_TOKEN" in done.stderr
+
+
+def test_a_hostile_answer_is_refused_and_nothing_runs(template, user_repo, fake_github, tmp_path):
+    marker, report = tmp_path / "pwned", tmp_path / "stolen.txt"
+    hostile_release(template, report)
+    path = user_repo / ".cruft.json"
+    state = json.loads(path.read_text())
+    payload = f"{{{{ cycler.__init__.__globals__.os.system('touch {marker}') }}}}"
+    state["context"]["cookiecutter"]["description"] = payload
+    path.write_text(json.dumps(state))
+    commit_all(user_repo, "a hostile answer")
+    done = run_sync(user_repo, fake_github, check=False)
+    assert done.returncode == 1
+    assert done.stderr.startswith(
+        "template-sync: the answer 'description' in .cruft.json holds the Jinja delimiter '{{'"
+    )
+    assert not marker.exists() and not report.exists()  # neither the answer nor a hook ran
+    assert fake_github.requests == []
+
+
+@pytest.mark.parametrize("ref", ["main", "v1.1", "v1.1.0-rc1", "HEAD~1", "--upload-pack=x"])
+def test_only_release_tags_of_the_template_are_merged(template, user_repo, fake_github, ref):
+    (template / PROJECT / "NEWS.md").write_text("news\n")
+    commit_all(template, "unreleased work on main")
+    done = run_sync(user_repo, fake_github, f"--ref={ref}", check=False)
+    assert done.returncode == 1
+    assert f"ref {ref!r} is not a release tag: template-sync merges only tags vX.Y.Z" in done.stderr
+    # With no ref, the newest release is the target: unreleased commits on main are not.
+    done = run_sync(user_repo, fake_github)
+    assert "up to date: the template at v1.0.0" in done.stdout
+    assert fake_github.requests == []

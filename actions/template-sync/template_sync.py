@@ -17,8 +17,10 @@ import base64
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +46,9 @@ OPEN_PR = HERE.parent / "open-pr" / "open_pr.py"
 TRAILER = "Template-Sync-Commit"  # marks the branch's commits as this script's own
 LABEL = "template-sync"
 LIST_LIMIT = 200  # files listed per section of the PR body (GitHub caps bodies at 64 KiB)
+PHASES = ("all", "fetch", "bake", "publish")
+JINJA = ("{{", "{%", "{#")  # what would make cookiecutter run an answer as template code
+SECRET_VARIABLES = ("GITHUB_TOKEN", "GH_TOKEN", "TEMPLATE_TOKEN")  # never while baking
 
 
 @dataclass
@@ -68,7 +73,7 @@ def parse_args(argv=None):
     parser.add_argument("--base", default="main", help="branch to update (default: main)")
     parser.add_argument("--branch", default="template-sync", help="branch of the pull request")
     parser.add_argument(
-        "--ref", default="", help="template tag, branch or commit (default: the newest vX.Y.Z tag)"
+        "--ref", default="", help="template release tag vX.Y.Z (default: the newest one)"
     )
     parser.add_argument(
         "--template",
@@ -77,17 +82,26 @@ def parse_args(argv=None):
     )
     parser.add_argument("--project-dir", default=Path("."), type=Path)
     parser.add_argument("--remote", default="origin", help="git remote to push the branch to")
+    parser.add_argument(
+        "--phase",
+        choices=PHASES,
+        default="all",
+        help="fetch (clone the template, with TEMPLATE_TOKEN), bake (no token anywhere), "
+        "publish (merge, push and open the PR, with GITHUB_TOKEN), or all three (default)",
+    )
+    parser.add_argument("--work", type=Path, help="folder the phases share (default: a temp dir)")
+    parser.add_argument("--bundle", type=Path, help="publish: the bake phase's bundle.tar")
     return parser.parse_args(argv)
 
 
-def git_env() -> dict:
+def git_env(token_variable: str = "GITHUB_TOKEN") -> dict:
     """Environment for git calls that reach GitHub: the token as an HTTP header, never on disk.
 
     It is the header actions/checkout sets, scoped to the server, but passed in GIT_CONFIG_*
     variables so the workflow's checkout can keep `persist-credentials: false`.
     """
     env = dict(os.environ, GIT_TERMINAL_PROMPT="0")
-    token, server = env.get("GITHUB_TOKEN"), env.get("GITHUB_SERVER_URL", "https://github.com")
+    token, server = env.get(token_variable), env.get("GITHUB_SERVER_URL", "https://github.com")
     if token:
         basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
         env.update(
@@ -135,12 +149,70 @@ def is_ancestor(clone: Path, ancestor: str, commit: str) -> bool:
     return subprocess.run(command, cwd=clone, capture_output=True).returncode == 0
 
 
-def plan_update(args, trees: Trees, env: dict) -> Plan | None:
-    """The merged update, or None when the template brings nothing new for this repository."""
-    base, state = read_state(trees.repo, args.base)
-    template = args.template or state["template"]
-    clone = trees.scratch / "template"
-    git("clone", "--quiet", "--no-checkout", template, clone, cwd=trees.scratch, env=env)
+def recorded_answers(state: dict) -> dict:
+    """The answers to bake with, refused when one holds Jinja: cookiecutter renders answers."""
+    answers = {k: v for k, v in state["context"]["cookiecutter"].items() if k[:1] != "_"}
+    for key, value in answers.items():
+        for text in (key, *strings_in(value)):
+            found = [mark for mark in JINJA if mark in text]
+            if found:
+                raise SyncError(
+                    f"the answer {key!r} in .cruft.json holds the Jinja delimiter {found[0]!r}: "
+                    "answers are data, and cookiecutter would run it as template code. Remove "
+                    "it from .cruft.json on the base branch; nothing was baked."
+                )
+    return answers
+
+
+def strings_in(value) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [text for k, v in value.items() for text in (*strings_in(k), *strings_in(v))]
+    if isinstance(value, list):
+        return [text for item in value for text in strings_in(item)]
+    return []
+
+
+def checked_source(args, state: dict) -> tuple[str, str | None]:
+    """(template URL, folder in it): no option smuggled to git, no path out of the clone."""
+    template, directory = args.template or state["template"], state.get("directory")
+    if not isinstance(template, str) or not template or template.startswith("-"):
+        raise SyncError(f"the template {template!r} is not a repository URL or path.")
+    if directory and (Path(directory).is_absolute() or ".." in Path(directory).parts):
+        raise SyncError(f"`directory` {directory!r} in .cruft.json is not a template folder.")
+    return template, directory
+
+
+def fetch(args, work: Path) -> None:
+    """Clone the template: git alone, no template code; the only phase with TEMPLATE_TOKEN."""
+    _, state = read_state(args.project_dir.resolve(), args.base)
+    template, _ = checked_source(args, state)
+    recorded_answers(state)  # a hostile answer stops the run before anything else
+    clone = work / "template"
+    if clone.exists():
+        shutil.rmtree(clone)
+    git("clone", "--quiet", "--no-checkout", "--", template, clone, cwd=work,
+        env=git_env("TEMPLATE_TOKEN"))  # fmt: skip
+
+
+def bake_update(args, work: Path) -> dict | None:
+    """Bake the recorded and the target release with this repo's answers, token-free.
+
+    Returns the plan (also written to work/plan.json with both bakes in work/bundle.tar),
+    or None when the template brings nothing new.
+    """
+    if any(name in os.environ for name in SECRET_VARIABLES):
+        raise SyncError(
+            f"the bake phase runs template code: start it without {', '.join(SECRET_VARIABLES)} "
+            "in its environment."
+        )
+    base, state = read_state(args.project_dir.resolve(), args.base)
+    answers = recorded_answers(state)
+    template, directory = checked_source(args, state)
+    clone = work / "template"
+    if not (clone / "HEAD").exists() and not (clone / ".git").exists():
+        raise SyncError(f"no clone of the template in {work}: run the fetch phase first.")
     old = state["commit"]
     if git("cat-file", "-t", old, cwd=clone, ok=(0, 128)).strip() != "commit":
         raise SyncError(
@@ -151,30 +223,80 @@ def plan_update(args, trees: Trees, env: dict) -> Plan | None:
     if new == old or is_ancestor(clone, new, old):
         print(f"{PROG}: up to date: the template at {name} ({new[:12]}) brings nothing new.")
         return None
-    answers = {k: v for k, v in state["context"]["cookiecutter"].items() if k[0] != "_"}
     moved = dict(answers)
     if "actions_ref" in answers:
         moved["actions_ref"] = moved_actions_ref(answers["actions_ref"], name, new)
-    directory = state.get("directory")
-    old_dir = bake(clone, old, answers, directory, trees.scratch / "old")
-    new_dir = bake(clone, new, moved, directory, trees.scratch / "new")
-    label = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip(".-")  # names the template's side
-    update = merge(trees, base, old_dir, new_dir, state.get("skip") or [], label or "template")
-    if not update.changes:
-        print(f"{PROG}: up to date: at {name} the template's output for this repo is the same.")
-        return None
+    for side in ("old", "new"):
+        shutil.rmtree(work / side, ignore_errors=True)
+    bake(clone, old, answers, directory, work / "old")
+    bake(clone, new, moved, directory, work / "new")
     context = {**state["context"]["cookiecutter"], **moved, "_template": template}
-    moved_state = {"template": template, "commit": new, "checkout": name}
+    plan = {
+        "base": base,
+        "state_before": state,
+        "template": template,
+        "old": old,
+        "new": new,
+        "name": name,
+        "versions": [describe(clone, old), describe(clone, new)],
+        "actions_ref": [answers.get("actions_ref"), moved.get("actions_ref")],
+        "state": {**state, "template": template, "commit": new, "checkout": name,
+                  "context": {"cookiecutter": context}},
+    }  # fmt: skip
+    (work / "plan.json").write_text(json.dumps(plan, indent=2))
+    with tarfile.open(work / "bundle.tar", "w") as bundle:
+        bundle.add(work / "plan.json", "plan.json")
+        for side in ("old", "new"):
+            bundle.add(output_of(work / side), side)
+    return plan
+
+
+def output_of(bake_dir: Path) -> Path:
+    (project,) = (bake_dir / "output").iterdir()
+    return project
+
+
+def unpack(bundle: Path, work: Path) -> dict:
+    """The bake phase's plan and bakes, from another job: files only, nothing outside `work`."""
+    for side in ("old", "new"):
+        shutil.rmtree(work / side, ignore_errors=True)
+    with tarfile.open(bundle) as archive:
+        archive.extractall(work / "unpacked", filter="data")
+    plan = json.loads((work / "unpacked" / "plan.json").read_text())
+    for side in ("old", "new"):
+        (work / side / "output").mkdir(parents=True)
+        (work / "unpacked" / side).rename(work / side / "output" / side)
+    return plan
+
+
+def plan_update(args, trees: Trees, plan: dict, work: Path) -> Plan | None:
+    """Merge the baked update into the base branch as it is now."""
+    base, state = read_state(trees.repo, args.base)
+    if state != plan["state_before"]:
+        raise SyncError(
+            f".cruft.json on {args.base} changed after the bake (another sync merged?): "
+            "run template-sync again."
+        )
+    update = merge(trees, base, output_of(work / "old"), output_of(work / "new"),
+                   state.get("skip") or [], release_label(plan["name"]))  # fmt: skip
+    if not update.changes:
+        print(f"{PROG}: up to date: at {plan['name']} the template's output for this repo is "
+              "the same.")  # fmt: skip
+        return None
     return Plan(
         base=base,
-        template=template,
-        old=old,
-        new=new,
-        versions=(describe(clone, old), describe(clone, new)),
-        actions_ref=(answers.get("actions_ref"), moved.get("actions_ref")),
-        state={**state, **moved_state, "context": {"cookiecutter": context}},
+        template=plan["template"],
+        old=plan["old"],
+        new=plan["new"],
+        versions=tuple(plan["versions"]),
+        actions_ref=tuple(plan["actions_ref"]),
+        state=plan["state"],
         update=update,
     )
+
+
+def release_label(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip(".-") or "template"
 
 
 # -- commit, push, pull request -------------------------------------------------------------
@@ -355,31 +477,69 @@ def write_outputs(outputs: dict, summary: str | None = None) -> None:
             handle.write(summary)
 
 
-def main(argv=None) -> None:
-    args = parse_args(argv)
-    if not re.fullmatch(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", args.repo):
-        raise SyncError(f"--repo {args.repo!r} is not OWNER/NAME (or set GITHUB_REPOSITORY).")
+def publish(args, work: Path, plan: dict) -> None:
     repo, env = args.project_dir.resolve(), git_env()
-    with tempfile.TemporaryDirectory(prefix="template-sync-") as scratch:
-        trees = Trees(repo, Path(scratch), identity(env, repo))
-        plan = plan_update(args, trees, env)
+    trees = Trees(repo, work / "scratch", identity(env, repo))
+    trees.scratch.mkdir(parents=True, exist_ok=True)
+    merged = plan_update(args, trees, plan, work)
+    if merged is None:
+        return write_outputs({"changed": False})
+    body = pr_body(merged)
+    head = push(repo, args.remote, args.branch, commit_update(trees, merged), env)
+    outputs = {
+        "changed": True,
+        "conflicts": len(merged.update.conflicts),
+        "commit": merged.new,
+        "head": head or "",
+    }
+    if head is None:
+        body = f"{PROG}: branch `{args.branch}` holds someone's commits; left as it is.\n"
+    else:
+        body_file = work / "body.md"
+        body_file.write_text(body, encoding="utf-8")
+        outputs.update(open_pull_request(args, merged, body_file))
+    write_outputs(outputs, summary=body)
+
+
+def run(args, work: Path) -> None:
+    if args.phase in ("all", "fetch"):
+        fetch(args, work)
+        if args.phase == "fetch":
+            return None
+    if args.phase in ("all", "bake"):
+        # In one process (all), the token stays in this process: bake() still scrubs the
+        # child's environment. The Action runs each phase as its own step instead.
+        popped = SECRET_VARIABLES if args.phase == "all" else ()  # bake alone: refused
+        saved = {name: os.environ.pop(name) for name in popped if name in os.environ}
+        try:
+            plan = bake_update(args, work)
+        finally:
+            os.environ.update(saved)
         if plan is None:
             return write_outputs({"changed": False})
-        body = pr_body(plan)
-        head = push(repo, args.remote, args.branch, commit_update(trees, plan), env)
-        outputs = {
-            "changed": True,
-            "conflicts": len(plan.update.conflicts),
-            "commit": plan.new,
-            "head": head or "",
-        }
-        if head is None:
-            body = f"{PROG}: branch `{args.branch}` holds someone's commits; left as it is.\n"
-        else:
-            body_file = Path(scratch) / "body.md"
-            body_file.write_text(body, encoding="utf-8")
-            outputs.update(open_pull_request(args, plan, body_file))
-    write_outputs(outputs, summary=body)
+        if args.phase == "bake":
+            return write_outputs({"changed": True, "bundle": str(work / "bundle.tar")})
+    if args.phase == "publish":
+        if args.bundle:
+            plan = unpack(args.bundle, work)
+        elif (work / "plan.json").exists():
+            plan = json.loads((work / "plan.json").read_text())
+        else:  # the bake phase found nothing to do
+            return write_outputs({"changed": False})
+    publish(args, work, plan)
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    if args.phase in ("all", "publish") and not re.fullmatch(
+        r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", args.repo
+    ):
+        raise SyncError(f"--repo {args.repo!r} is not OWNER/NAME (or set GITHUB_REPOSITORY).")
+    if args.work:
+        args.work.mkdir(parents=True, exist_ok=True)
+        return run(args, args.work.resolve())
+    with tempfile.TemporaryDirectory(prefix="template-sync-") as scratch:
+        run(args, Path(scratch))
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ then sees no change to them, so they stay deleted (cruft does the same).
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -60,19 +61,28 @@ def git(*args, cwd, env=None, stdin=None, ok=(0,)) -> str:
 
 
 def resolve_target(clone: Path, ref: str | None) -> tuple[str, str]:
-    """(name, commit) to update to: the given ref, else the newest vX.Y.Z tag, else HEAD."""
-    if ref:
-        for candidate in (ref, f"origin/{ref}"):
-            found = git(
-                "rev-parse", "--verify", "--quiet", f"{candidate}^{{commit}}", cwd=clone, ok=(0, 1)
-            ).strip()
-            if found:
-                return ref, found
-        raise SyncError(f"ref {ref!r} is not a tag, branch or commit of the template.")
+    """(tag, commit) to update to: the release tag given, else the newest vX.Y.Z tag.
+
+    Only release tags are merged: a branch or a commit of the template is code nobody
+    released, and a tag name is checked against the clone's tags, never taken as a path
+    or an option.
+    """
     tags = git("tag", "--list", "v*", "--sort=-version:refname", cwd=clone).split()
     releases = [tag for tag in tags if RELEASE_TAG.fullmatch(tag)]
-    name = releases[0] if releases else git("rev-parse", "--abbrev-ref", "HEAD", cwd=clone).strip()
-    return name, git("rev-parse", f"{name}^{{commit}}", cwd=clone).strip()
+    if ref:
+        if not RELEASE_TAG.fullmatch(ref):
+            raise SyncError(
+                f"ref {ref!r} is not a release tag: template-sync merges only tags vX.Y.Z of "
+                "the template (for example v1.2.0); leave it empty for the newest."
+            )
+        if ref not in releases:
+            raise SyncError(f"the template has no release tag {ref!r}.")
+        name = ref
+    elif releases:
+        name = releases[0]
+    else:
+        raise SyncError("the template has no release tag vX.Y.Z yet: nothing to update to.")
+    return name, git("rev-parse", f"refs/tags/{name}^{{commit}}", cwd=clone).strip()
 
 
 def describe(clone: Path, commit: str) -> str:
@@ -95,6 +105,15 @@ def moved_actions_ref(current: str, target_name: str, target_commit: str) -> str
     return target_name
 
 
+def scrubbed_env(workdir: Path) -> dict:
+    """What template code (hooks, extensions) gets: a PATH and a home of its own, no token,
+    no runner variables, no git configuration of the caller."""
+    home = workdir / "home"
+    home.mkdir(parents=True, exist_ok=True)
+    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home),
+            "LANG": "C.UTF-8", "TMPDIR": str(home)}  # fmt: skip
+
+
 def bake(clone: Path, commit: str, answers: dict, directory: str | None, workdir: Path) -> Path:
     """The template's output at `commit` for `answers`, without .git and .cruft.json."""
     checkout = workdir / "template"
@@ -112,7 +131,10 @@ def bake(clone: Path, commit: str, answers: dict, directory: str | None, workdir
         "config_file": str(config),
     }
     done = subprocess.run(
-        [sys.executable, "-c", BAKE, json.dumps(request)], capture_output=True, text=True
+        [sys.executable, "-c", BAKE, json.dumps(request)],
+        capture_output=True,
+        text=True,
+        env=scrubbed_env(workdir),
     )
     if done.returncode != 0:
         output = (done.stderr.strip() or done.stdout.strip())[-3000:]
