@@ -96,7 +96,7 @@ def child_env(project):
 def startup_seconds(project):
     """Wall time of a child that only imports what `drift` imports: the fixed cost per run."""
     package = next(p.parent.name for p in (project / "src").glob("*/cli.py"))
-    code = f"import evidently.presets, pyarrow.csv, pyarrow.json, {package}.drift"
+    code = f"import evidently.presets, pyarrow.csv, pyarrow.json, {package}.monitoring.drift"
     env = child_env(project)
     started = time.perf_counter()
     subprocess.run([sys.executable, "-c", code], cwd=project, env=env, check=True)

@@ -204,6 +204,38 @@ def test_broken_current_data_is_an_error_with_the_reason(capsys, kind, reason):
     assert not Path("reports/drift.json").exists()  # the old verdict is gone: no retraining
 
 
+def unreadable(kind):
+    """Files that are not what their name says, and sample sizes that are no sizes."""
+    if kind == "not parquet":
+        Path("current.parquet").write_text("amount,visits,plan\n1,2,basic\n")
+        return ["--current", "current.parquet"]
+    table(1000, seed=2).to_csv("current.csv", index=False)
+    if kind == "binary csv":
+        noise = bytes(b for b in range(256) if b not in b"\r\n")
+        Path("binary.csv").write_bytes(noise * 70)  # 17 KB, no line break: all of it a 'header'
+        return ["--current", "binary.csv"]
+    return ["--current", "current.csv", "--sample-rows", {"zero rows": 0, "minus 5": -5}[kind]]
+
+
+@pytest.mark.parametrize(
+    "kind, reason",
+    [
+        ("not parquet", "The current data current.parquet is not a readable Parquet file"),
+        ("binary csv", "The current data binary.csv is not UTF-8 text, so it is no .csv file"),
+        ("zero rows", "--sample-rows (drift.sample_rows) must be a whole number of rows, at "
+         "least 1, or null in params.yaml to compare every row; got 0."),
+        ("minus 5", "must be a whole number of rows, at least 1, or null in params.yaml to "
+         "compare every row; got -5."),
+    ],
+)  # fmt: skip
+def test_unreadable_input_or_sample_size_is_one_clear_sentence(capsys, kind, reason):
+    code, out = drift(capsys, *unreadable(kind))
+    assert code == 1 and reason in out.err
+    message = out.err.strip()
+    assert "\n" not in message and len(message) < 300, message  # one sentence, no bytes, no trace
+    assert not Path("reports/drift.json").exists()
+
+
 @pytest.mark.parametrize(
     "settings, reason",
     [

@@ -68,6 +68,12 @@ def load_settings(params, monitored, args):
         raise CliError("params.yaml drift.drift_share must be above 0 and at most 1.")
     if args.sample_rows is not None:
         settings.sample_rows = args.sample_rows
+    rows = settings.sample_rows
+    if rows is not None and (isinstance(rows, bool) or not isinstance(rows, int) or rows < 1):
+        raise CliError(
+            f"--sample-rows (drift.sample_rows) must be a whole number of rows, at least 1, or "
+            f"null in params.yaml to compare every row; got {rows!r}."
+        )
     return settings
 
 

@@ -6,6 +6,7 @@ small integer code per row instead of a Python string) and numbers as float32, s
 million-row window costs seconds and a few hundred MiB.
 """
 
+import codecs
 import csv
 import hashlib
 import json
@@ -106,7 +107,7 @@ def _read_one(path, columns, role, fmt):
     if missing:
         raise CliError(
             f"{_cap(where)} lacks the column(s) {', '.join(missing)} the model uses (params.yaml, "
-            f"columns); it has: {', '.join(present)}."
+            f"columns); it has: {_listing(present)}."
         )
     reader = {"csv": _read_csv, "parquet": _read_parquet, "jsonl": _read_jsonl}[fmt]
     try:
@@ -122,7 +123,14 @@ def _read_one(path, columns, role, fmt):
 def _column_names(path, fmt, where):
     """The header of a CSV, the keys of a JSON-lines file's first record, a parquet schema."""
     if fmt == "parquet":
-        return pa_parquet.read_schema(path).names
+        try:
+            return pa_parquet.read_schema(path).names
+        except (pa.ArrowException, OSError) as error:
+            raise CliError(
+                f"{_cap(where)} is not a readable Parquet file (named .parquet, but pyarrow "
+                "cannot read its footer): check the export, or give the file its real suffix."
+            ) from error
+    _check_text(path, fmt, where)
     with open(path, newline="", encoding="utf-8", errors="replace") as handle:
         first = next((line for line in handle if line.strip()), None)
     if first is None:
@@ -136,6 +144,29 @@ def _column_names(path, fmt, where):
     if not isinstance(record, dict):
         raise CliError(f"{_cap(where)}: its first line is not a JSON object (column: value).")
     return list(record)
+
+
+def _check_text(path, fmt, where, probe=1 << 16):
+    """A CSV or JSON-lines file must be UTF-8 text: say so before its bytes reach a message."""
+    with open(path, "rb") as handle:
+        head = handle.read(probe)
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=len(head) < probe)
+        binary = b"\0" in head
+    except UnicodeDecodeError:
+        binary = True
+    if binary:
+        raise CliError(
+            f"{_cap(where)} is not UTF-8 text, so it is no .{fmt} file (compressed or binary "
+            "data?): export it as plain text, or give the file its real suffix."
+        )
+
+
+def _listing(names, most=12):
+    """Column names for a message: the first few, each cut short, and how many more."""
+    shown = [name if len(name) <= 40 else name[:37] + "..." for name in names[:most]]
+    more = f" and {len(names) - most} more" if len(names) > most else ""
+    return ", ".join(shown) + more
 
 
 def _read_csv(path, columns):
