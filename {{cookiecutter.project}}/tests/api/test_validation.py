@@ -1,6 +1,10 @@
 """Bad requests get a 422 that names the field, built from the data contract; never a 500."""
 
+import json
+
 import pytest
+
+JSON = {"content-type": "application/json"}
 
 
 def _rule(contract, name):
@@ -122,3 +126,71 @@ def test_batch_size_limits(model, serve_params, start_app, records):
         ("body", "records"),
         ("body", "rows"),
     }
+
+
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity", "1e400"])
+@pytest.mark.parametrize("path", ["/predict", "/predict/batch"])
+def test_a_number_json_cannot_hold_gets_422_naming_the_field(client, records, spec, path, value):
+    """Python's JSON reader takes NaN and Infinity, and 1e400 overflows to infinity."""
+    for column in spec.numeric:
+        record = json.dumps({**records[0], column: 12345.5}).replace("12345.5", value)
+        body = record if path == "/predict" else '{"records": [' + record + "]}"
+        response = client.post(path, content=body, headers=JSON)
+        assert response.status_code == 422, (column, response.text)
+        located = [e["loc"][-1] for e in response.json()["detail"]]
+        assert located == [column], response.text
+
+
+@pytest.mark.parametrize("path", ["/predict", "/predict/batch"])
+@pytest.mark.parametrize("content_type", ["application/json", "application/json; charset=latin-1"])
+def test_a_body_that_is_not_utf8_gets_400(client, records, spec, path, content_type):
+    column = spec.categorical[0] if spec.categorical else spec.numeric[0]
+    record = json.dumps({**records[0], column: "caf\u00e9"}, ensure_ascii=False)
+    body = record if path == "/predict" else '{"records": [' + record + "]}"
+    headers = {"content-type": content_type}
+    response = client.post(path, content=body.encode("latin-1"), headers=headers)
+    assert response.status_code == 400, response.text
+    assert "UTF-8" in response.json()["detail"]
+
+
+def test_an_ascii_body_declared_latin1_is_read_as_the_json_it_is(client, records):
+    """RFC 8259: a charset parameter has no effect on JSON, which is UTF-8."""
+    headers = {"content-type": "application/json; charset=latin-1"}
+    response = client.post("/predict", content=json.dumps(records[0]), headers=headers)
+    assert response.status_code == 200, response.text
+
+
+def test_a_422_lists_a_few_errors_and_echoes_no_large_input(client, records, spec):
+    column = spec.features[0]
+    bad = [{**record, column: "x" * 5000} for record in records[:30]]
+    response = client.post("/predict/batch", json={"records": bad})
+    assert response.status_code == 422
+    answer = response.json()
+    assert answer["error_count"] == 30
+    assert len(answer["detail"]) == 10
+    assert [e["loc"] for e in answer["detail"]] == [
+        ["body", "records", i, column] for i in range(10)
+    ]
+    assert len(response.content) < 2000 and "x" * 41 not in response.text
+
+
+def test_a_body_over_max_body_bytes_gets_413(model, serve_params, start_app, records):
+    from {{ cookiecutter.package }}.config import MODEL_FILE
+    from {{ cookiecutter.package }}.serving.model_source import PathSource
+
+    del model
+    params = {**serve_params, "serve": {**serve_params["serve"], "max_body_bytes": 4000}}
+    client = start_app(PathSource(MODEL_FILE, "m"), params)
+    small, large = json.dumps({"records": records[:2]}), json.dumps({"records": records})
+    assert len(small) < 4000 < len(large)
+    assert client.post("/predict/batch", content=small, headers=JSON).status_code == 200
+    response = client.post("/predict/batch", content=large, headers=JSON)
+    assert response.status_code == 413
+    assert "serve.max_body_bytes" in response.json()["detail"]
+
+    def chunked():  # no Content-Length: the bytes are counted as they arrive
+        for start in range(0, len(large), 1000):
+            yield large[start : start + 1000].encode()
+
+    response = client.post("/predict", content=chunked(), headers=JSON)
+    assert response.status_code == 413

@@ -36,6 +36,10 @@ class Metrics:
             "http_request_duration_seconds", "Time to answer a request, by path", ["path"],
             buckets=LATENCY_BUCKETS, registry=r,
         )  # fmt: skip
+        self.client_aborts = Counter(
+            "http_client_aborts", "Requests whose client went away before its body arrived",
+            ["path"], registry=r,
+        )  # fmt: skip
         self.predictions = Counter(
             "predictions", "Scored records by model version and predicted class",
             ["model_version", "prediction"], registry=r,

@@ -14,8 +14,9 @@ from typing import Annotated, Literal, NotRequired
 import numpy as np
 import pandas as pd
 import typing_extensions
-from fastapi.exceptions import RequestValidationError
 from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
+
+from .request_body import validation_problem
 
 STRICT = ConfigDict(extra="forbid", strict=True)  # "5" is not a number, 1 is not a category
 
@@ -102,5 +103,4 @@ def _validated(adapter, body):
     try:
         return adapter.validate_json(body)
     except ValidationError as error:
-        errors = [{**e, "loc": ("body", *e["loc"])} for e in error.errors(include_url=False)]
-        raise RequestValidationError(errors) from None
+        raise validation_problem(error, body) from None

@@ -18,6 +18,7 @@ from pydantic_core import to_json
 from ..config import PARAMS_FILE, load_params, load_schema
 from .metrics import MetricsMiddleware
 from .model_source import PathSource, RegistrySource
+from .request_body import ClientDisconnect, RequestProblem, read_body
 from .scoring import Scorer
 
 PATHS = ("/predict", "/predict/batch", "/health", "/ready", "/version", "/metrics")
@@ -30,19 +31,34 @@ def create_app(source, params, contract):
         title=f"{params['registry']['model_name']} server", lifespan=lambda _: scorer.running()
     )
     app.add_middleware(MetricsMiddleware, metrics=scorer.metrics, paths=PATHS)
-    _add_routes(app, scorer)
+    _add_problem_handlers(app, scorer.metrics)
+    _add_routes(app, scorer, params["serve"])
     _add_request_schemas(app, scorer.schema)
     return app
 
 
-def _add_routes(app, scorer):
+def _add_problem_handlers(app, metrics):
+    async def problem(request, error):
+        return _json(error.body, status_code=error.status)
+
+    async def client_left(request, error):
+        metrics.client_aborts.labels(request.url.path).inc()
+        return Response(status_code=499)  # nginx's "client closed request": nobody reads it
+
+    app.add_exception_handler(RequestProblem, problem)
+    app.add_exception_handler(ClientDisconnect, client_left)
+
+
+def _add_routes(app, scorer, settings):
+    max_bytes, timeout = settings["max_body_bytes"], settings["body_timeout_seconds"]
+
     def not_ready():
         return _json({"detail": f"Not ready: {scorer.problem}."}, status_code=503)
 
     @app.post("/predict", openapi_extra=_body("Record"), responses=_ok("Prediction"))
     async def predict(request: Request):
         """Score one record: a flat JSON object of feature name to value."""
-        record = scorer.schema.record(await request.body())
+        record = scorer.schema.record(await read_body(request, max_bytes, timeout))
         if scorer.model is None:
             return not_ready()
         version, score, label = await scorer.score_one(record)
@@ -51,7 +67,7 @@ def _add_routes(app, scorer):
     @app.post("/predict/batch", openapi_extra=_body("BatchRequest"), responses=_ok("Batch"))
     async def predict_batch(request: Request):
         """Score many records in one call; answers in the order of `records`."""
-        body = await request.body()
+        body = await read_body(request, max_bytes, timeout)
         records = await asyncio.to_thread(scorer.schema.batch, body)  # 10k: ~15 ms off the loop
         if scorer.model is None:
             return not_ready()
