@@ -35,8 +35,8 @@ test: ## every test of the template, slow ones included (what CI runs)
 	$(MAKE) --no-print-directory venv
 	python -m pytest
 
-test-fast: venv ## the tests that take seconds: bakes, hooks, linters
-	python -m pytest -m "not slow and not image"
+test-fast: venv ## the tests that take seconds, offline: bakes, hooks, linters, Actions on fakes
+	bash tests/support/offline.sh python -m pytest -m "not slow and not image and not network"
 
 lint: venv ## ruff on the template's own code
 	ruff check .

@@ -13,6 +13,9 @@ pytest_plugins = ["tests.support.fixtures"]
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV = Path(sys.prefix)  # the environment running pytest holds the generated project's stack
+# Every podman the tests start (directly, through `make image` or a shim) reads this file
+# instead of the machine's configuration.
+os.environ.setdefault("CONTAINERS_CONF", str(ROOT / "tests/support/containers.conf"))
 
 
 def bake(output_dir, **answers):

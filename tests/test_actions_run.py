@@ -259,6 +259,7 @@ def run_setup(project, uses=None, **inputs):
 
 
 @pytest.mark.slow
+@pytest.mark.network  # installs the lock from the package index
 def test_setup_installs_the_lock_and_regenerates_the_example_data(tmp_path):
     project = bake(tmp_path)
     data = project / "data/raw/dataset.csv"
@@ -285,6 +286,7 @@ def test_setup_installs_the_lock_and_regenerates_the_example_data(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.network  # installs the lock from the package index
 def test_setup_pulls_from_a_reachable_remote(tmp_path):
     project = bake(tmp_path)
     run_in(project, "dvc", "commit", "--force", "--quiet", "data/raw/dataset.csv.dvc")
@@ -298,6 +300,7 @@ def test_setup_pulls_from_a_reachable_remote(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.network  # installs the lock from the package index
 def test_setup_without_a_reachable_remote_says_to_configure_one(tmp_path):
     project = bake(tmp_path, project="loan-default", dataset="custom", target_column="defaulted",
                    positive_class="1", sensitive_features="region")  # fmt: skip
@@ -326,6 +329,7 @@ def test_pull_data_refuses_example_data_that_no_longer_matches(tmp_path):
     assert not (project / "data/raw/dataset.csv").exists(), "a wrong file must not stay"
 
 
+@pytest.mark.network  # installs the lock from the package index
 def test_setup_skips_the_data_when_asked(tmp_path):
     project = bake(tmp_path)
     uses = setup_uses()
@@ -455,6 +459,7 @@ def inspect_image(reference):
 
 
 @pytest.mark.image
+@pytest.mark.network  # the base image may need a Debian mirror
 def test_build_image_with_a_real_builder(tmp_path, base_image):
     """`docker` is tests/support/docker_podman.sh: the same buildx flags, built by podman."""
     bin_dir = tmp_path / "bin"
@@ -484,6 +489,7 @@ def test_build_image_with_a_real_builder(tmp_path, base_image):
 
 @pytest.mark.slow
 @pytest.mark.image
+@pytest.mark.network  # the base image may need a Debian mirror
 def test_build_image_bakes_the_projects_model_as_ci_does(trained_project, tmp_path, base_image):
     """The generated ci.yml's path: export with the project's verb, then this Action builds
     the project's own Dockerfile (`docker` shimmed to podman, as above)."""

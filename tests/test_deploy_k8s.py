@@ -18,8 +18,10 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import kubernetes_validate
@@ -132,15 +134,17 @@ def pin(project: Path, env: str, version: int, digest: str = DIGEST) -> None:
 
 
 def deploy(project: Path, cluster: Cluster, env: str, **extra: str):
-    environment = {
-        **project_env(project),
-        "KUBECTL": str(cluster.wrapper),
-        "FAKE_KUBECTL_DIR": str(cluster.dir),
-        "REAL_KUBECTL": kubectl(),
-        **extra,
-    }
-    return subprocess.run([sys.executable, "-m", PACKAGE, "deploy", "--env", env], cwd=project,
-                          env=environment, capture_output=True, text=True, timeout=300)  # fmt: skip
+    return subprocess.run(deploy_command(env), cwd=project, env=deploy_env(project, cluster, extra),
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+
+
+def deploy_command(env: str) -> list[str]:
+    return [sys.executable, "-m", PACKAGE, "deploy", "--env", env]
+
+
+def deploy_env(project: Path, cluster: Cluster, extra: dict) -> dict:
+    return {**project_env(project), "KUBECTL": str(cluster.wrapper),
+            "FAKE_KUBECTL_DIR": str(cluster.dir), "REAL_KUBECTL": kubectl(), **extra}  # fmt: skip
 
 
 def alias(project: Path, env: str) -> str:
@@ -393,6 +397,37 @@ def test_a_failed_first_rollout_is_removed(project, cluster):
     assert "Namespace" not in deleted and "Deployment" in deleted
     assert alias(project, "staging") == "none"
     assert "alias staging removed" in done.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "cancelled-job"])
+def test_an_interrupted_rollout_is_rolled_back(project, cluster, stop):
+    """Ctrl-C, or the SIGTERM of a cancelled or timed-out job, midway through the rollout."""
+    pin(project, "staging", 1)
+    assert deploy(project, cluster, "staging").returncode == 0
+    pin(project, "staging", 2)
+    extra = {"FAKE_KUBECTL_HANG_VERSIONS": "2"}  # version 2's rollout never finishes
+    process = subprocess.Popen(deploy_command("staging"), cwd=project, text=True,
+                               env=deploy_env(project, cluster, extra), stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while not (cluster.dir / "hanging").exists():  # the alias moved, the apply is done
+            assert process.poll() is None and time.monotonic() < deadline, process.stderr.read()
+            time.sleep(0.1)
+        assert alias(project, "staging") == "2"
+        process.send_signal(stop)
+        _, stderr = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    assert process.returncode != 0
+    assert "alias staging points to version 1 again" in stderr
+    assert alias(project, "staging") == "1"
+    assert cluster.serves(NAME) == "1"
+    report = json.loads((project / "reports/deploy-staging.json").read_text())
+    assert report["outcome"] == "rolled_back" and "interrupted" in report["reason"]
+    # The interruption goes on as it came: Ctrl-C ends as Ctrl-C, SIGTERM with its traceback.
+    assert ("KeyboardInterrupt" if stop == signal.SIGINT else "Terminated") in stderr
 
 
 @pytest.mark.slow

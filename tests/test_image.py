@@ -73,6 +73,7 @@ def built_image(trained_project, tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.image
+@pytest.mark.network  # the base image may need a Debian mirror; the build installs from PyPI
 def test_image_builds_runs_and_serves_the_baked_model(built_image, record_property):
     project, tag = built_image
     report = json.loads((project / "reports/image.json").read_text())

@@ -101,6 +101,7 @@ def test_model_breaking_a_gate_fails_pipeline_and_tests(tmp_path):
     assert "test_performance" in tests.stdout and "limit 0.99" in tests.stdout
 
 
+@pytest.mark.network  # installs the lock from the package index
 def test_make_setup_builds_a_venv_from_the_lock(tmp_path):
     project = bake(tmp_path)
     shutil.copy(ROOT / "{{cookiecutter.project}}/requirements.lock", project / "requirements.lock")

@@ -223,7 +223,8 @@ def test_sync_opens_one_pr_with_exactly_the_template_changes(template, user_repo
     assert git(origin, "rev-parse", "template-sync") == head
 
 
-@pytest.mark.slow  # installs cookiecutter from PyPI into a fresh venv, as on a runner
+@pytest.mark.slow
+@pytest.mark.network  # installs cookiecutter from PyPI into a fresh venv, as on a runner
 def test_the_action_runs_the_sync_as_a_workflow_step(template, user_repo, fake_github, tmp_path):
     """Phase `all`: bake and publish as steps of one job; the bake step holds no token."""
     (template / PROJECT / "UPGRADING.md").write_text("# Upgrading {{ cookiecutter.project }}\n")

@@ -26,13 +26,9 @@ python -m "$PACKAGE" deploy --env "$ENVIRONMENT" || status=$?
 summarize "$report.md" "Deploy $ENVIRONMENT"
 set_output report "$report.md"
 if [ -f "$report.json" ]; then
-  python3 - "$report.json" >> "$GITHUB_OUTPUT" <<'PY'
-import json, sys
-record = json.load(open(sys.argv[1]))
-print(f"version={record['version']}")
-print(f"previous-version={record['previous_version'] or ''}")
-print(f"outcome={record['outcome']}")
-PY
+  set_output version "$(json_field "$report.json" version)"
+  set_output previous-version "$(json_field "$report.json" previous_version)"
+  set_output outcome "$(json_field "$report.json" outcome)"
 else
   set_output outcome refused
 fi

@@ -39,15 +39,8 @@ if git diff --quiet HEAD -- "$file"; then
 fi
 
 # Commit as the Actions bot; authenticate pushes with the token in a header, never on disk.
-export GIT_AUTHOR_NAME="github-actions[bot]" GIT_COMMITTER_NAME="github-actions[bot]"
-export GIT_AUTHOR_EMAIL="41898282+github-actions[bot]@users.noreply.github.com"
-export GIT_COMMITTER_EMAIL="$GIT_AUTHOR_EMAIL"
-if [ -n "${GITHUB_TOKEN:-}" ]; then
-  basic="$(printf 'x-access-token:%s' "$GITHUB_TOKEN" | base64 -w0)"
-  echo "::add-mask::$basic"
-  export GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0="http.${SERVER_URL:-https://github.com}/.extraheader"
-  export GIT_CONFIG_VALUE_0="AUTHORIZATION: basic $basic"
-fi
+eval "$(GITHUB_SERVER_URL="${SERVER_URL:-${GITHUB_SERVER_URL:-}}" \
+  python3 "$GITHUB_ACTION_PATH/../_lib/git_bot.py")"
 
 # The pin is one commit on top of the fetched base branch, built in a scratch index: never
 # on the checked-out commit, whose other changes (a branch, a stale checkout) must not ride

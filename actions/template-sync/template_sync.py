@@ -13,7 +13,6 @@ lines), pushes it to one branch and opens or updates one pull request through
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import os
 import re
@@ -26,7 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from three_way import (
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "_lib"))
+from git_bot import auth_env  # noqa: E402
+from github_api import REPO_PATTERN, write_outputs  # noqa: E402
+from three_way import (  # noqa: E402
     SyncError,
     Trees,
     Update,
@@ -95,21 +97,10 @@ def parse_args(argv=None):
 
 
 def git_env(token_variable: str = "GITHUB_TOKEN") -> dict:
-    """Environment for git calls that reach GitHub: the token as an HTTP header, never on disk.
-
-    It is the header actions/checkout sets, scoped to the server, but passed in GIT_CONFIG_*
-    variables so the workflow's checkout can keep `persist-credentials: false`.
-    """
+    """Environment for git calls that reach GitHub: the token as an HTTP header, never on disk
+    (git_bot.auth_env)."""
     env = dict(os.environ, GIT_TERMINAL_PROMPT="0")
-    token, server = env.get(token_variable), env.get("GITHUB_SERVER_URL", "https://github.com")
-    if token:
-        basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
-        env.update(
-            GIT_CONFIG_COUNT="1",
-            GIT_CONFIG_KEY_0=f"http.{server}/.extraheader",
-            GIT_CONFIG_VALUE_0=f"AUTHORIZATION: basic {basic}",
-        )
-    return env
+    return env | auth_env(env.get(token_variable, ""), env.get("GITHUB_SERVER_URL", ""))
 
 
 # -- what to update ------------------------------------------------------------------------
@@ -464,15 +455,8 @@ def pr_body(plan: Plan) -> str:
 # -- entry point ------------------------------------------------------------------------------
 
 
-def write_outputs(outputs: dict, summary: str | None = None) -> None:
-    """Print the result as one JSON line; in a step, also as step outputs and job summary."""
-    print(json.dumps(outputs))
-    if os.environ.get("GITHUB_OUTPUT"):
-        with open(os.environ["GITHUB_OUTPUT"], "a", encoding="utf-8") as handle:
-            for key, value in outputs.items():
-                text = json.dumps(value) if isinstance(value, bool) else str(value)
-                handle.write(f"{key}={text}\n")
-    if summary and os.environ.get("GITHUB_STEP_SUMMARY"):
+def write_summary(summary: str) -> None:
+    if os.environ.get("GITHUB_STEP_SUMMARY"):
         with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as handle:
             handle.write(summary)
 
@@ -498,7 +482,8 @@ def publish(args, work: Path, plan: dict) -> None:
         body_file = work / "body.md"
         body_file.write_text(body, encoding="utf-8")
         outputs.update(open_pull_request(args, merged, body_file))
-    write_outputs(outputs, summary=body)
+    write_outputs(outputs)
+    write_summary(body)
 
 
 def run(args, work: Path) -> None:
@@ -531,9 +516,7 @@ def run(args, work: Path) -> None:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    if args.phase in ("all", "publish") and not re.fullmatch(
-        r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", args.repo
-    ):
+    if args.phase in ("all", "publish") and not REPO_PATTERN.fullmatch(args.repo):
         raise SyncError(f"--repo {args.repo!r} is not OWNER/NAME (or set GITHUB_REPOSITORY).")
     if args.work:
         args.work.mkdir(parents=True, exist_ok=True)

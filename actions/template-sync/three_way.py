@@ -22,6 +22,9 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatch
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "_lib"))
+from git_bot import identity_env  # noqa: E402
+
 RELEASE_TAG = re.compile(r"v(\d+)\.\d+\.\d+")
 MAJOR_TAG = re.compile(r"v\d+")
 FULL_SHA = re.compile(r"[0-9a-f]{40}")
@@ -279,10 +282,4 @@ def identity(env: dict, repo: Path) -> dict:
     """Commits need an author; on a runner nobody configured one, so use the Actions bot."""
     if git("config", "user.email", cwd=repo, env=env, ok=(0, 1)).strip():
         return env
-    name, email = "github-actions[bot]", "41898282+github-actions[bot]@users.noreply.github.com"
-    bot = {
-        f"GIT_{role}_{key}": value
-        for role in ("AUTHOR", "COMMITTER")
-        for key, value in (("NAME", name), ("EMAIL", email))
-    }
-    return {**bot, **env}
+    return {**identity_env(), **env}

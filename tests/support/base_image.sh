@@ -11,6 +11,7 @@
 # Needs root and the Debian packages podman, runc, debootstrap.
 #
 # Environment:
+#   CONTAINERS_CONF       podman's settings (default tests/support/containers.conf)
 #   MLOPS_CACHE_DIR       cache directory (default ~/.cache/cookiecutter-mlops-gitops)
 #   MLOPS_BASE_IMAGE      image name (default localhost/python-base:3.11)
 #   MLOPS_DEBIAN_MIRROR   Debian mirror (default: the one apt uses here)
@@ -28,25 +29,8 @@ die() { printf 'base_image: error: %s\n' "$*" >&2; exit 1; }
 
 command -v podman >/dev/null || die "podman missing (apt-get install -y podman runc debootstrap)"
 
-# 1. Podman here fails on the default rlimits: default_ulimits = [] is needed.
-ensure_containers_conf() {
-    local conf=/etc/containers/containers.conf
-    mkdir -p /etc/containers
-    if [[ ! -s $conf ]]; then
-        printf '[containers]\ndefault_ulimits = []\n' >"$conf"
-    elif grep -Eq '^[[:space:]]*default_ulimits[[:space:]]*=' "$conf"; then
-        # Present with other limits (one-line form): empty it; podman's
-        # default rlimits are what fails here.
-        sed -i -E 's/^[[:space:]]*default_ulimits[[:space:]]*=[[:space:]]*\[.*\][[:space:]]*$/default_ulimits = []/' "$conf"
-    else
-        if grep -Eq '^[[:space:]]*\[containers\][[:space:]]*$' "$conf"; then
-            sed -i '/^[[:space:]]*\[containers\][[:space:]]*$/a default_ulimits = []' "$conf"
-        else
-            printf '\n[containers]\ndefault_ulimits = []\n' >>"$conf"
-        fi
-    fi
-}
-ensure_containers_conf
+# 1. podman reads the tests' settings, never the machine's (see containers.conf there).
+export CONTAINERS_CONF="${CONTAINERS_CONF:-$(cd "$(dirname "$0")" && pwd)/containers.conf}"
 
 # 2. Already there.
 if podman image exists "$IMAGE"; then

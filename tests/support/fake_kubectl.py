@@ -11,7 +11,9 @@ What it does, per subcommand (anything else exits 1):
   revisions are kept (revisionHistoryLimit); replicas are kept when the object has none;
 - `get deployment/NAME -o=jsonpath=...revision}`: the current revision, or NotFound;
 - `rollout status deployment/NAME`: success, or the progress-deadline error when NAME is in
-  FAKE_KUBECTL_FAIL_ROLLOUT (comma-separated);
+  FAKE_KUBECTL_FAIL_ROLLOUT (comma-separated); when the current template's MODEL_VERSION is
+  in FAKE_KUBECTL_HANG_VERSIONS it writes FAKE_KUBECTL_DIR/hanging and waits until killed
+  (a rollout that never ends, for tests that interrupt the deploy);
 - `rollout undo deployment/NAME [--to-revision=N]`: revision N (default: the one before the
   current) becomes current under a new number, as after an apply of its template;
 - `scale deployment/NAME --replicas=N`;
@@ -31,6 +33,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -140,6 +143,9 @@ def rollout(action: str, resource: str, flags: list[str]) -> None:
         fail(f'Error from server (NotFound): deployments.apps "{name}" not found')
     deployment = cluster["deployments"][name]
     if action == "status":
+        if model_version(current(deployment)) in listed("FAKE_KUBECTL_HANG_VERSIONS"):
+            state_file("hanging").write_text(name)
+            signal.pause()
         if name in listed("FAKE_KUBECTL_FAIL_ROLLOUT"):
             fail(f'error: deployment "{name}" exceeded its progress deadline')
         print(f'deployment "{name}" successfully rolled out')

@@ -5,12 +5,17 @@
 3. The target rolls out (local: the `serve --alias ENV` process follows the alias;
    kubernetes: kubectl apply of the overlay, canary first) and smoke-tests what serves.
 4. On any failure the alias moves back (or is removed when no version had it), the target
-   restores its previous rollout, and the command exits 1 with the reason.
+   restores its previous rollout, and the command exits 1 with the reason. So does an
+   interruption: Ctrl-C, or the SIGTERM of a cancelled or timed-out CI job; the
+   interruption (or a bug's traceback) then goes on as it came.
 
 Each deployment is recorded as `deploy.ENV.*` tags on the version and in
 reports/deploy-ENV.json and .md.
 """
 
+import signal
+import sys
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from ..config import CliError, load_params, tracking_uri
@@ -68,19 +73,65 @@ def deploy(args):
             failed = [f"{c['name']}: {c['detail']}" for c in result["checks"] if not c["passed"]]
             raise DeployFailed(f"the smoke test of {stage} failed ({'; '.join(failed)})")
 
-    registry.set_registered_model_alias(name, env, version)
     try:
-        target.roll_out(version, smoke)
-    except Exception as error:  # whatever broke, the environment goes back to what it was
-        reason = str(error) if isinstance(error, DeployFailed | CliError) else repr(error)
-        restored = roll_back(registry, name, env, previous, target)
-        finish(registry, record, "rolled_back", reason=reason, rollback=restored)
-        raise CliError(
+        with sigterm_raises():
+            registry.set_registered_model_alias(name, env, version)
+            target.roll_out(version, smoke)
+    except BaseException as error:  # whatever stopped it, the environment goes back
+        reason = failure_reason(error)
+        with signals_ignored():  # a second Ctrl-C or the runner's next signal: finish first
+            restored = roll_back(registry, name, env, previous, target)
+            finish(registry, record, "rolled_back", reason=reason, rollback=restored)
+        message = (
             f"Deploying {name} version {version} to {env} failed: {reason}. "
             f"Rolled back: {restored}. Details in reports/deploy-{env}.md."
-        ) from None
+        )
+        if isinstance(error, DeployFailed | CliError):
+            raise CliError(message) from error
+        print(message, file=sys.stderr, flush=True)
+        raise  # an interruption stays one; a bug keeps its traceback
     finish(registry, record, "succeeded")
     print(f"{env} serves {name} version {version}; alias {env} points to it.")
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived (a cancelled or timed-out job): unwinds like KeyboardInterrupt."""
+
+
+@contextmanager
+def sigterm_raises():
+    """SIGTERM ends Python without unwinding; turn it into Terminated so rollback runs."""
+
+    def terminated(signum, frame):
+        raise Terminated(f"stopped by signal {signal.Signals(signum).name}")
+
+    before = signal.signal(signal.SIGTERM, terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
+@contextmanager
+def signals_ignored():
+    before = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
+
+
+def failure_reason(error):
+    if isinstance(error, DeployFailed | CliError):
+        return str(error)
+    if isinstance(error, KeyboardInterrupt):
+        return "interrupted (Ctrl-C or SIGINT)"
+    if isinstance(error, Terminated):
+        return f"interrupted ({error})"
+    if isinstance(error, SystemExit):
+        return f"stopped by sys.exit({error.code!r})"
+    return repr(error)
 
 
 def checked_model_name(settings, env):
