@@ -14,14 +14,10 @@ from {{ cookiecutter.package }}.training.gates import (
 pytestmark = pytest.mark.model
 
 
-def explain(gate):
-    return f"{gate.name} = {gate.value:.4f}, limit {gate.threshold}: {gate.detail}"
-
-
 def test_performance(model, test_frame, params):
     frame, y_true = test_frame
     gate = performance_gate(model, frame, y_true, params["gates"])
-    assert gate.passed, explain(gate)
+    assert gate.passed, gate.explain()
 
 
 def test_fairness(model, test_frame, params, spec):
@@ -29,12 +25,14 @@ def test_fairness(model, test_frame, params, spec):
     y_pred = (positive_scores(model, frame) >= params["model"]["threshold"]).astype(int)
     summary = fairness_summary(frame, y_true, y_pred, spec.sensitive)
     assert set(summary) == set(spec.sensitive)
-    failed = [explain(g) for g in fairness_gates(summary, params["gates"]) if not g.passed]
+    failed = [g.explain() for g in fairness_gates(summary, params["gates"]) if not g.passed]
     assert not failed, failed
 
 
 def _checks(params, kind):
-    return [pytest.param(c, id=c["column"]) for c in params["gates"].get(kind) or []]
+    """(index, check) of each entry of gates.KIND: the index names the entry in messages."""
+    checks = params["gates"].get(kind) or []
+    return [pytest.param((index, c), id=c["column"]) for index, c in enumerate(checks)]
 
 
 def pytest_generate_tests(metafunc):
@@ -49,12 +47,12 @@ def pytest_generate_tests(metafunc):
 def test_invariance(model, test_frame, invariance_check):
     if invariance_check is None:
         pytest.skip("params.yaml declares no invariance checks")
-    gate = invariance_gate(model, test_frame[0], invariance_check)
-    assert gate.passed, explain(gate)
+    gate = invariance_gate(model, test_frame[0], invariance_check[1], invariance_check[0])
+    assert gate.passed, gate.explain()
 
 
 def test_directional(model, test_frame, directional_check):
     if directional_check is None:
         pytest.skip("params.yaml declares no directional expectations yet")
-    gate = directional_gate(model, test_frame[0], directional_check)
-    assert gate.passed, explain(gate)
+    gate = directional_gate(model, test_frame[0], directional_check[1], directional_check[0])
+    assert gate.passed, gate.explain()

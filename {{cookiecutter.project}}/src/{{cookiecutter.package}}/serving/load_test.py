@@ -32,7 +32,10 @@ def verdict(p95_ms, failures, requests, max_p95_ms):
     if failures:
         problems.append(f"{failures} of {requests} requests failed")
     if p95_ms > max_p95_ms:
-        problems.append(f"p95 latency {p95_ms:.0f} ms is over the gate of {max_p95_ms} ms")
+        problems.append(
+            f"p95 latency {p95_ms:.0f} ms is over the gate of {max_p95_ms} ms "
+            "(params.yaml `gates.max_p95_ms`)"
+        )
     return problems
 
 

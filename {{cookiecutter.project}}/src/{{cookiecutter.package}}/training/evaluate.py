@@ -7,7 +7,7 @@ from ..config import MODEL_FILE, RUN_FILE, CliError, columns, load_params
 from ..data.loading import labels, load_dataset, split
 from ..reports import markdown_table, write_report
 from .fairness import fairness_summary
-from .gates import all_gates, positive_scores
+from .gates import all_gates, failure_message, positive_scores
 
 
 def load_model(path=MODEL_FILE):
@@ -51,11 +51,7 @@ def evaluate(args):
     _log_metrics(scores_metrics)
     failed = [gate for gate in gates if not gate.passed]
     if failed:
-        raise CliError(
-            "The model fails "
-            + "; ".join(f"{g.name} = {g.value:.4f} (limit {g.threshold})" for g in failed)
-            + ". See reports/gates.md; nothing will be registered until every gate passes."
-        )
+        raise CliError(failure_message(failed))
     print(f"ROC AUC {scores_metrics['roc_auc']:.4f}; all {len(gates)} gates pass.")
 
 
@@ -98,10 +94,11 @@ def _fairness_markdown(fairness):
 def gates_markdown(gates):
     rows = [
         (g["name"], f"{g['value']:.4f}", g["threshold"], "pass" if g["passed"] else "**FAIL**",
-         g["detail"])
+         g["detail"], f"`{g.get('key', '')}`")
         for g in gates
     ]  # fmt: skip
-    return "## Model gates\n\n" + markdown_table(["gate", "value", "limit", "result", "rule"], rows)
+    headers = ["gate", "value", "limit", "result", "rule", "limit in params.yaml"]
+    return "## Model gates\n\n" + markdown_table(headers, rows)
 
 
 def add_arguments(parser):
