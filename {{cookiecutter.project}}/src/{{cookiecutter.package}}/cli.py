@@ -37,7 +37,7 @@ VERBS = {
     ),
     "pull-data": (
         "data.pull_data",
-        "dvc pull the tracked data (regenerates the example data offline)",
+        "dvc pull the tracked data{{ ' (regenerates the example data offline)' if cookiecutter.dataset == 'example' }}",
     ),
     "metrics-diff": (
         "training.metrics_diff",
