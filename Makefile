@@ -13,7 +13,9 @@ export PATH := $(BIN):$(PATH)
 .PHONY: help venv demo test test-fast lint lock bench-drift bench-serve
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' \
+		'{name[NR] = $$1; text[NR] = $$2; if (length($$1) > width) width = length($$1)} \
+		END {for (i = 1; i <= NR; i++) printf "  %-*s  %s\n", width, name[i], text[i]}'
 
 venv: $(STAMP) ## the shared test environment: the generated project's lock plus the template's tools
 

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 from pathlib import Path
@@ -81,8 +82,19 @@ def init_git_repository():
     subprocess.run(["git", "init", "--quiet", "--initial-branch", "main"], check=True)
 
 
+def project_path_from_shell():
+    """How the user's shell reaches the project: relative when below it, else absolute.
+
+    The hook runs inside the project; PWD is still the folder cookiecutter was started in,
+    which is not the project's parent when `--output-dir` wrote it elsewhere."""
+    here = Path.cwd()
+    shell = Path(os.environ.get("PWD", here.parent)).resolve()
+    relative = os.path.relpath(here, shell)
+    return shlex.quote(str(here) if relative.startswith("..") else relative)
+
+
 def print_next_steps():
-    steps = [f"cd {ANSWERS['project']}", "make setup"]
+    steps = [f"cd {project_path_from_shell()}", "make setup"]
     if ANSWERS["dataset"] == "custom":
         steps += [
             "cp /path/to/your.csv data/raw/dataset.csv",
