@@ -17,13 +17,21 @@ if ! dvc repro "${targets[@]}"; then
   exit 1
 fi
 
-if git diff --quiet -- dvc.lock 2>/dev/null; then
-  set_output lock-changed false
-else
-  set_output lock-changed true
-  printf '`dvc.lock` changed: the committed results were stale. Run `dvc repro` and commit.\n\n' \
-    >> "$GITHUB_STEP_SUMMARY"
-fi
+lock=0
+git diff --quiet -- dvc.lock || lock=$?  # 1: changed; anything else: git itself failed
+case "$lock" in
+  0) set_output lock-changed false ;;
+  1)
+    set_output lock-changed true
+    printf '`dvc.lock` changed: the committed results were stale. Run `dvc repro` and commit.\n\n' \
+      >> "$GITHUB_STEP_SUMMARY"
+    ;;
+  *)
+    echo "dvc-repro: git could not compare dvc.lock with the commit (git diff exit $lock):" \
+      "run in a git checkout of the project." >&2
+    exit 1
+    ;;
+esac
 
 base="${BASE:-}"
 if [ -z "$base" ] && [ -n "${GITHUB_BASE_REF:-}" ]; then base="origin/$GITHUB_BASE_REF"; fi

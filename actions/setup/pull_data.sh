@@ -7,10 +7,19 @@ set -euo pipefail
 . "$GITHUB_ACTION_PATH/../_lib/steps.sh"
 
 log="$(mktemp)"
+rm -f reports/pull-data.json  # never read an earlier run's
 status=0
 python -m "$PACKAGE" pull-data 2>&1 | tee "$log" || status=$?
 if [ "$status" -ne 0 ]; then
   printf '## Data\n\n```\n%s\n```\n\n' "$(cat "$log")" >> "$GITHUB_STEP_SUMMARY"
   exit "$status"
 fi
-if grep -q 'regenerated' "$log"; then set_output data-source regenerated; else set_output data-source pulled; fi
+# Where the data came from is in the verb's report, not in its wording (which may change in a
+# project release the Actions do not know about).
+source=""
+if [ -f reports/pull-data.json ]; then source="$(json_field reports/pull-data.json source)"; fi
+if [ -z "$source" ]; then
+  echo "::warning::pull-data wrote no reports/pull-data.json (a project from before the verb" \
+    "reported it?): the data-source output is empty."
+fi
+set_output data-source "$source"

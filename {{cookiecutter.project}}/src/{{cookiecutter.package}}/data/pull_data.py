@@ -16,6 +16,7 @@ from pathlib import Path
 import yaml
 
 from ..config import PACKAGE, CliError, load_params
+from ..reports import write_report
 
 EXAMPLE_PATH = Path("data/raw/dataset.csv")
 
@@ -81,25 +82,31 @@ def pull_data(args):
     targets = tracked_files()
     if not targets:
         if Path(data_path).exists():
-            print(f"No DVC-tracked files; {data_path} is already here.")
-            return
+            return report("present", f"No DVC-tracked files; {data_path} is already here.")
         raise CliError(
             f"{data_path} is missing and nothing is tracked by DVC: put the data there, "
             "`dvc add` it, and push it to a shared remote so CI can pull it."
         )
     pulled, reason = dvc_pull(targets)
     if pulled:
-        print(f"Pulled {len(targets)} DVC-tracked file(s).")
-        return
+        return report("pulled", f"Pulled {len(targets)} DVC-tracked file(s).")
     if regenerate_example(data_path):
-        print(f"dvc pull failed ({reason}); regenerated the example data: md5 matches.")
-        return
+        return report(
+            "regenerated", f"dvc pull failed ({reason}); regenerated the example data: md5 matches."
+        )
     raise CliError(
         f"dvc pull failed: {reason}. The DVC remote cannot be reached from here: the default "
         "remote is the local folder dvc-storage/, which only exists on the machine that ran "
         "`dvc push`. Configure a shared remote (`dvc remote add -d shared s3://bucket/path`, "
         "credentials as CI secrets) and run `dvc push`."
     )
+
+
+def report(source, message):
+    """reports/pull-data.json says where the data came from (`source`: pulled, regenerated or
+    present), for the setup Action; people read the message."""
+    print(message)
+    write_report("pull-data", {"source": source, "message": message}, f"## Data\n\n{message}")
 
 
 def add_arguments(parser):

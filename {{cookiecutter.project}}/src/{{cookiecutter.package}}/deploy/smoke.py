@@ -1,6 +1,7 @@
 """The smoke test of a deployed server: ready, the pinned version, known answers, p95 latency.
 
-Plain urllib (no extra dependency): the deploying machine may be a bare CI runner.
+urllib, because of what the project declares: httpx is a dev dependency only, and requests
+arrives only through MLflow, so neither is promised where `deploy` runs.
 """
 
 import json
