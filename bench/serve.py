@@ -114,7 +114,7 @@ def records_of(project, count):
     """`count` feature records from the project's data set (repeated when it has fewer rows)."""
     sys.path.insert(0, str(project / "src"))
     os.chdir(project)
-    loadtest = __import__(f"{package_of(project)}.loadtest", fromlist=["sample_records"])
+    loadtest = __import__(f"{package_of(project)}.serving.load_test", fromlist=["sample_records"])
     config = __import__(f"{package_of(project)}.config", fromlist=["columns"])
     features = config.columns(config.load_params()).features
     rows = [{k: r[k] for k in features} for r in loadtest.sample_records(count)]
