@@ -5,6 +5,7 @@ import threading
 import numpy as np
 import pytest
 
+from {{ cookiecutter.package }}.data.contract import serving_contract
 from {{ cookiecutter.package }}.serving.model_source import RegistrySource, ServedModel
 
 
@@ -93,7 +94,8 @@ def test_a_failed_check_keeps_serving_the_current_model(serve_params, start_app,
     assert client.post("/predict", json=records[0]).json()["model_version"] == "1"
 
 
-def test_serves_the_registered_alias_with_its_lineage(model, serve_params, start_app, records):
+def test_serves_the_registered_alias_with_its_lineage(model, serve_params, start_app, records,
+                                                     spec, contract):  # fmt: skip
     """The real MLflow registry of this project (make pipeline registered `candidate`)."""
     from mlflow.exceptions import MlflowException
 
@@ -105,7 +107,9 @@ def test_serves_the_registered_alias_with_its_lineage(model, serve_params, start
         registered = registry_client().get_model_version_by_alias(name, alias)
     except MlflowException:
         pytest.fail(f"no {name}@{alias} in the registry: run `make pipeline` first")
-    client = start_app(RegistrySource(name, alias), serve_params)
+    source = RegistrySource(name, alias)
+    assert source.load().contract == serving_contract(spec, contract)  # logged by train
+    client = start_app(source, serve_params)
     version = client.get("/version").json()
     assert version["version"] == str(registered.version)
     assert version["git_commit"] == registered.tags["git_commit"]

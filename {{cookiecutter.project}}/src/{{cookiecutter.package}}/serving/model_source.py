@@ -1,12 +1,16 @@
 """Where the server's model comes from: the MLflow registry by alias, or a local path.
 
-Either source gives a ServedModel: the fitted scikit-learn pipeline and the identity that
-`/version` reports (name, version, alias and the lineage tags of the registered version).
+Either source gives a ServedModel: the fitted scikit-learn pipeline, the identity that
+`/version` reports (name, version, alias and the lineage tags of the registered version) and
+the version's own serving contract (its columns and their rules, logged with it at training;
+for an older version, the input signature MLflow inferred), so that each version is served by
+the columns it was trained on.
 A registry source can be followed: `latest_version()` says which version the alias points
 to now. A path source is fixed: a container image bakes its model in (see README, Serving).
 
 A model directory, as `export-model` writes it, holds `model.joblib` (the pipeline) and
-`model.json` (name, version, alias, tags). A bare `.joblib` file is served as version `local`.
+`model.json` (name, version, alias, tags, contract). A bare `.joblib` file is served as version
+`local`, with the project's contract (params.yaml and schema.yaml).
 """
 
 import json
@@ -17,6 +21,7 @@ from pathlib import Path
 import joblib
 
 from ..config import CliError, tracking_uri
+from ..data.contract import SERVING_CONTRACT
 
 MODEL_JOBLIB = "model.joblib"
 MODEL_INFO = "model.json"
@@ -30,6 +35,9 @@ class ServedModel:
     alias: str | None
     source: str
     tags: dict = field(default_factory=dict)
+    contract: dict | None = None  # None: the project's contract
+    schema: object = None  # the request models; the server sets them from the contract
+    labels: dict | None = None  # score >= threshold -> label; set with the schema
     loaded_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
     def positive_scores(self, frame):
@@ -50,7 +58,7 @@ class ServedModel:
     def info(self):
         """What `model.json` stores beside an exported pipeline."""
         return {"name": self.name, "version": self.version, "alias": self.alias,
-                "source": self.source, "tags": self.tags}  # fmt: skip
+                "source": self.source, "tags": self.tags, "contract": self.contract}  # fmt: skip
 
 
 class RegistrySource:
@@ -78,16 +86,49 @@ class RegistrySource:
             ) from None
 
     def load(self, version=None):
+        """The version's pipeline and contract; CliError naming the version and what is
+        missing when it cannot be loaded."""
         import mlflow
+        from mlflow.exceptions import MlflowException
 
         from ..registry import client
 
         version = version or self.latest_version()
-        tags = dict(client().get_model_version(self.name, version).tags)
+        where = f"{self.name} version {version}"
+        try:
+            registered = client().get_model_version(self.name, version)
+        except MlflowException as error:
+            raise CliError(f"{where} is not in the registry ({error.message}).") from None
         mlflow.set_tracking_uri(tracking_uri())
         uri = f"models:/{self.name}/{version}"
-        pipeline = mlflow.sklearn.load_model(uri)
-        return ServedModel(pipeline, self.name, version, self.alias, uri, tags)
+        try:
+            info = mlflow.models.get_model_info(uri)
+            pipeline = mlflow.sklearn.load_model(uri)
+        except (MlflowException, OSError) as error:
+            raise CliError(
+                f"{where}: its model artifacts ({registered.source}) are missing or "
+                f"unreadable (MLflow: {getattr(error, 'message', error)})."
+            ) from None
+        contract = (info.metadata or {}).get(SERVING_CONTRACT) or _from_signature(info.signature)
+        return ServedModel(pipeline, self.name, version, self.alias, uri,
+                           dict(registered.tags), contract)  # fmt: skip
+
+
+def _from_signature(signature):
+    """The feature columns of a version logged without a serving contract, from its input
+    signature: names and types only (no ranges or categories), any of them may be null."""
+    if signature is None or signature.inputs is None:
+        return None
+    numeric, categorical, rules = [], [], {}
+    for column in signature.inputs.inputs:
+        kind = str(getattr(column.type, "name", column.type))
+        if kind in ("double", "float", "long", "integer"):
+            numeric.append(column.name)
+            rules[column.name] = {"dtype": "float", "nullable": True}
+        else:
+            categorical.append(column.name)
+            rules[column.name] = {"dtype": "str", "nullable": True}
+    return {"numeric": numeric, "categorical": categorical, "rules": rules}
 
 
 class PathSource:
@@ -115,5 +156,5 @@ class PathSource:
             pipeline = joblib.load(self.path / MODEL_JOBLIB)
             source = info.get("source", str(self.path))
             return ServedModel(pipeline, info["name"], str(info["version"]), info.get("alias"),
-                               source, info.get("tags", {}))  # fmt: skip
+                               source, info.get("tags", {}), info.get("contract"))  # fmt: skip
         return ServedModel(joblib.load(self.path), self.name, "local", None, str(self.path))

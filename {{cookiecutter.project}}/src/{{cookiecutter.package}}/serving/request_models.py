@@ -16,9 +16,17 @@ import pandas as pd
 import typing_extensions
 from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
 
+from ..config import Columns
 from .request_body import validation_problem
 
 STRICT = ConfigDict(extra="forbid", strict=True)  # "5" is not a number, 1 is not a category
+
+
+def request_schema(contract, max_batch_records):
+    """The request models of one serving contract (data.contract.serving_contract)."""
+    spec = Columns(contract["target"], str(contract["positive_class"]), contract["numeric"],
+                   contract["categorical"], contract["sensitive"], [])  # fmt: skip
+    return RequestSchema({"columns": contract["rules"]}, spec, max_batch_records)
 
 
 class RequestSchema:
@@ -27,6 +35,7 @@ class RequestSchema:
     def __init__(self, contract, spec, max_batch_records):
         self.features = spec.features
         self.numeric = set(spec.numeric)
+        self.rules = {name: contract["columns"].get(name) or {} for name in spec.features}
         optional = [name for name in spec.sensitive if name not in self.features]
         self.columns = [*self.features, *optional]
         fields = {
@@ -62,6 +71,20 @@ class RequestSchema:
             else:
                 columns[name] = np.array(values, dtype=object)
         return pd.DataFrame(columns, copy=False)
+
+    def example(self):
+        """One record this contract accepts (the lowest value, the first category), with
+        which a new version is tried before it is swapped in."""
+        record = {}
+        for name in self.features:
+            rule = self.rules[name]
+            if "allowed" in rule:
+                record[name] = str(rule["allowed"][0])
+            elif name in self.numeric or rule.get("dtype") in ("int", "float"):
+                record[name] = float(rule.get("min", 0))
+            else:
+                record[name] = "example"
+        return record
 
     def openapi_schemas(self):
         """JSON schemas of Record and BatchRequest for the OpenAPI document (/docs)."""

@@ -3,13 +3,15 @@ log, the metrics, and the background task that loads the model and follows its a
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 
 from ..config import columns
+from ..data.contract import serving_contract
 from .batching import MicroBatcher
 from .metrics import Metrics
 from .prediction_log import PredictionLog
-from .request_models import RequestSchema
+from .request_models import request_schema
 
 log = logging.getLogger(__name__)
 
@@ -18,12 +20,15 @@ class Scorer:
     def __init__(self, source, params, contract):
         settings, spec = params["serve"], columns(params)
         self.source, self.poll_seconds = source, settings["poll_seconds"]
-        self.schema = RequestSchema(contract, spec, settings["max_batch_records"])
-        self.labels = _class_labels(contract, spec)
+        self.max_batch_records = settings["max_batch_records"]
+        # For a model that carries no contract of its own (a bare .joblib file).
+        self.project_contract = serving_contract(spec, contract)
+        self.project_schema = request_schema(self.project_contract, self.max_batch_records)
         self.threshold = params["model"]["threshold"]
         self.metrics = Metrics()
         self.model = None  # replaced whole, never changed in place: a swap is one assignment
-        self.problem = "the model is loading"
+        self.desired = None  # the version the source says to serve, as last asked
+        self.problem = "the model is loading"  # why that is not being served; None: it is
         self.prediction_log = PredictionLog(
             settings["prediction_log"], settings["log_sample_rate"], settings["log_max_bytes"],
             settings["log_backups"], on_write=self.metrics.log_written.inc,
@@ -34,28 +39,40 @@ class Scorer:
             thread_setup=lambda: _limit_threads(settings["predict_threads"]),
         )  # fmt: skip
 
-    async def score_one(self, record):
-        """(model version, score, predicted label) of one record, scored with its neighbours."""
-        return await self.batcher.submit(record)
+    @property
+    def schema(self):
+        """The request models of the served version (the project's before one is loaded)."""
+        return self.project_schema if self.model is None else self.model.schema
 
-    async def score_many(self, records):
+    async def score_one(self, model, record):
+        """(model version, score, predicted label) of one record that `model`'s schema
+        validated, scored with its neighbours."""
+        return await self.batcher.submit((model, record))
+
+    async def score_many(self, model, records):
         """(model version, scores, predicted labels) of a whole batch request."""
-        return await self.batcher.run_on_thread(self.score, records)
+        return await self.batcher.run_on_thread(self.score, model, records)
 
-    def score(self, records):
-        """Runs on the predict thread: one predict call for all these records."""
-        model = self.model  # the batch keeps this model even if a swap lands meanwhile
-        scores = model.positive_scores(self.schema.frame(records)).tolist()
-        predicted = [self.labels[score >= self.threshold] for score in scores]
+    def score(self, model, records):
+        """Runs on the predict thread: one predict call for all these records. A request is
+        scored by the version whose schema validated it, even if a swap landed meanwhile."""
+        scores = model.positive_scores(model.schema.frame(records)).tolist()
+        labels = model.labels
+        predicted = [labels[score >= self.threshold] for score in scores]
         self.metrics.batch_rows.observe(len(records))
         for label in set(predicted):
             self.metrics.predictions.labels(model.version, label).inc(predicted.count(label))
         self.prediction_log.add(records, model.version, scores, predicted)
         return model.version, scores, predicted
 
-    def _score_each(self, records):
-        version, scores, predicted = self.score(records)
-        return [(version, s, p) for s, p in zip(scores, predicted, strict=True)]
+    def _score_each(self, items):
+        results = [None] * len(items)
+        for model in {id(model): model for model, _ in items}.values():  # one, but for a swap
+            places = [i for i, (m, _) in enumerate(items) if m is model]
+            version, scores, predicted = self.score(model, [items[i][1] for i in places])
+            for i, score, label in zip(places, scores, predicted, strict=True):
+                results[i] = (version, score, label)
+        return results
 
     @contextlib.asynccontextmanager
     async def running(self):
@@ -73,24 +90,68 @@ class Scorer:
             self.prediction_log.close()
 
     async def keep_model_current(self):
-        """Load the model, then follow the alias: swap when it points to another version."""
+        """Load the model, then follow the alias: swap when it points to another version
+        that this server can serve; otherwise keep the current one and say why."""
         while True:
             try:
-                wanted = await asyncio.to_thread(self.source.latest_version)
-                if self.model is None or (wanted is not None and wanted != self.model.version):
-                    self._swap(await asyncio.to_thread(self.source.load, wanted))
-                if wanted is None:
+                self.desired = await asyncio.to_thread(self.source.latest_version)
+            except Exception as error:
+                self._failed(f"could not ask {self.source} which version to serve: {error}")
+            else:
+                await self._follow(self.desired)
+                if self.desired is None and self.model is not None:
                     return  # a fixed file: nothing more to follow
-            except Exception as error:  # keep serving what we have; try again next poll
-                self.metrics.model_load_errors.inc()
-                self.problem = f"loading {self.source} failed: {error}"
-                log.warning("%s", self.problem)
             await asyncio.sleep(self.poll_seconds)
+
+    async def _follow(self, wanted):
+        if self.model is not None and wanted in (None, self.model.version):
+            self.problem = None
+            return
+        try:
+            model = await asyncio.to_thread(self._servable, wanted)
+        except Exception as error:  # keep serving what we have; try again next poll
+            what = f"version {wanted}" if wanted else "the model"
+            self._failed(f"{what} of {self.source} is not served: {error}")
+            return
+        self._swap(model)
+        self.problem = None
+
+    def _servable(self, version):
+        """Load a version and make its request models; refuse one that cannot score a record
+        its own contract accepts (its columns and the pipeline's disagree)."""
+        model = self.source.load(version)
+        contract = self._contract_of(model)
+        schema = request_schema(contract, self.max_batch_records)
+        try:
+            model.positive_scores(schema.frame([schema.example()]))
+        except Exception as error:
+            raise RuntimeError(
+                f"it cannot score a record of its own contract (columns "
+                f"{', '.join(schema.features)}): {type(error).__name__}: {error}"
+            ) from None
+        return dataclasses.replace(model, schema=schema, labels=_class_labels(contract))
+
+    def _contract_of(self, model):
+        """The version's own contract; what it lacks (a signature has no target, no
+        sensitive columns) comes from the project's."""
+        own, project = model.contract, self.project_contract
+        if not own:
+            return project
+        merged = {**project, **own}
+        kept = [merged["target"], *merged["sensitive"]]
+        rules = {name: project["rules"][name] for name in kept if name in project["rules"]}
+        return {**merged, "rules": {**rules, **own["rules"]}}
+
+    def _failed(self, problem):
+        self.metrics.model_load_errors.inc()
+        if problem != self.problem:  # once per new reason, not at every poll
+            log.warning("%s", problem)
+        self.problem = problem
 
     def _swap(self, model):
         self.model = model  # atomic: requests in flight finish on the old one
         self.metrics.serving(model)
-        log.warning("serving %s version %s from %s", model.name, model.version, self.source)
+        log.info("serving %s version %s from %s", model.name, model.version, self.source)
 
 
 def _limit_threads(count):
@@ -102,9 +163,9 @@ def _limit_threads(count):
     threadpool_limits(count)  # not as a context manager: it stays on for this thread
 
 
-def _class_labels(contract, spec):
+def _class_labels(contract):
     """score >= threshold -> the positive class; below -> the other class of a binary target."""
-    allowed = [str(v) for v in (contract["columns"].get(spec.target) or {}).get("allowed", [])]
-    others = [value for value in allowed if value != spec.positive_class]
-    return {True: spec.positive_class,
-            False: others[0] if len(others) == 1 else f"not {spec.positive_class}"}  # fmt: skip
+    positive = str(contract["positive_class"])
+    rule = contract["rules"].get(contract["target"]) or {}
+    others = [str(v) for v in rule.get("allowed", []) if str(v) != positive]
+    return {True: positive, False: others[0] if len(others) == 1 else f"not {positive}"}

@@ -33,7 +33,7 @@ def create_app(source, params, contract):
     app.add_middleware(MetricsMiddleware, metrics=scorer.metrics, paths=PATHS)
     _add_problem_handlers(app, scorer.metrics)
     _add_routes(app, scorer, params["serve"])
-    _add_request_schemas(app, scorer.schema)
+    _add_request_schemas(app, scorer)
     return app
 
 
@@ -58,20 +58,22 @@ def _add_routes(app, scorer, settings):
     @app.post("/predict", openapi_extra=_body("Record"), responses=_ok("Prediction"))
     async def predict(request: Request):
         """Score one record: a flat JSON object of feature name to value."""
-        record = scorer.schema.record(await read_body(request, max_bytes, timeout))
-        if scorer.model is None:
+        body = await read_body(request, max_bytes, timeout)
+        model = scorer.model  # validated and scored by the same version
+        if model is None:
             return not_ready()
-        version, score, label = await scorer.score_one(record)
+        version, score, label = await scorer.score_one(model, model.schema.record(body))
         return _json({"prediction": label, "score": score, "model_version": version})
 
     @app.post("/predict/batch", openapi_extra=_body("BatchRequest"), responses=_ok("Batch"))
     async def predict_batch(request: Request):
         """Score many records in one call; answers in the order of `records`."""
         body = await read_body(request, max_bytes, timeout)
-        records = await asyncio.to_thread(scorer.schema.batch, body)  # 10k: ~15 ms off the loop
-        if scorer.model is None:
+        model = scorer.model
+        if model is None:
             return not_ready()
-        version, scores, predicted = await scorer.score_many(records)
+        records = await asyncio.to_thread(model.schema.batch, body)  # 10k: ~15 ms off the loop
+        version, scores, predicted = await scorer.score_many(model, records)
         return _json({"model_version": version, "predictions": predicted, "scores": scores})
 
     @app.get("/health")
@@ -81,19 +83,29 @@ def _add_routes(app, scorer, settings):
 
     @app.get("/ready")
     async def ready():
-        """200 once a model is loaded and requests can be scored; 503 until then."""
+        """200 once a model is loaded and requests can be scored (status `degraded`, with the
+        reason, when it is not the version that should be served); 503 until then."""
         if scorer.model is None:
             return not_ready()
-        return {"status": "ready", "model_version": scorer.model.version}
+        return {"model_version": scorer.model.version, **_status(scorer)}
 
     @app.get("/version")
     async def version():
-        """The served model: name, version, alias and lineage (git commit, data hash)."""
-        return not_ready() if scorer.model is None else scorer.model.describe()
+        """The served model (name, version, alias, lineage), the version that should be
+        served, and why they differ."""
+        if scorer.model is None:
+            return not_ready()
+        return {**scorer.model.describe(), "desired_version": scorer.desired, **_status(scorer)}
 
     @app.get("/metrics")
     async def prometheus_metrics():
         return Response(scorer.metrics.render(), media_type=scorer.metrics.content_type)
+
+
+def _status(scorer):
+    if scorer.problem is None:
+        return {"status": "ready"}
+    return {"status": "degraded", "reason": scorer.problem}
 
 
 def _json(payload, status_code=200):
@@ -131,15 +143,19 @@ def _ok(name):
     return {200: {"description": "Scored", "content": content}}
 
 
-def _add_request_schemas(app, schema):
-    """Handlers validate the raw body themselves (fast path); show the models in /docs."""
+def _add_request_schemas(app, scorer):
+    """Handlers validate the raw body themselves (fast path); show the request models of the
+    served version in /docs (rebuilt when a swap brings other columns)."""
     build = app.openapi
 
     def openapi():
-        if app.openapi_schema is None:
+        schema = scorer.schema
+        if app.openapi_schema is None or getattr(app.state, "openapi_of", None) is not schema:
+            app.openapi_schema = None
             document = build()
             document.setdefault("components", {}).setdefault("schemas", {})
             document["components"]["schemas"].update(schema.openapi_schemas())
+            app.state.openapi_of = schema
         return app.openapi_schema
 
     app.openapi = openapi

@@ -10,7 +10,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from ..config import MODEL_FILE, RUN_FILE, columns, load_params, params_hash
+from ..config import MODEL_FILE, RUN_FILE, columns, load_params, load_schema, params_hash
+from ..data.contract import SERVING_CONTRACT, serving_contract
 from ..data.loading import labels, load_dataset, split
 from ..reports import write_report
 
@@ -45,7 +46,8 @@ def train(args):
     pipeline.fit(train_set[spec.features], labels(train_set, spec))
     MODEL_FILE.parent.mkdir(parents=True, exist_ok=True)
     joblib.dump(pipeline, MODEL_FILE)
-    run = log_to_mlflow(pipeline, params, train_set[spec.features].head(5))
+    contract = serving_contract(spec, load_schema())
+    run = log_to_mlflow(pipeline, params, train_set[spec.features].head(5), contract)
     RUN_FILE.write_text(json.dumps(run, indent=2) + "\n")
     result = {"model": params["model"]["type"], "rows": len(train_set), **run}
     markdown = (
@@ -56,7 +58,9 @@ def train(args):
     print(f"Trained {params['model']['type']} on {len(train_set)} rows: {MODEL_FILE}.")
 
 
-def log_to_mlflow(pipeline, params, input_example):
+def log_to_mlflow(pipeline, params, input_example, contract):
+    """Log the fitted pipeline with its serving contract (MLmodel metadata), which a server
+    reads back with `mlflow.models.get_model_info(uri).metadata`."""
     import mlflow
 
     from ..registry import use_tracking_store
@@ -69,6 +73,7 @@ def log_to_mlflow(pipeline, params, input_example):
             pipeline,
             name="model",
             input_example=input_example,
+            metadata={SERVING_CONTRACT: contract},
             skops_trusted_types=types_to_trust(pipeline),
         )
     return {"run_id": active.info.run_id, "model_uri": info.model_uri}
