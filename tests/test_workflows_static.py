@@ -18,6 +18,7 @@ import yaml
 
 from tests.conftest import ROOT, bake
 from tests.support import linters
+from tests.support.act_runner import STANDINS, MissingStandIn, local_repositories
 from tests.support.action_runner import evaluate
 
 ACTIONS_REPO = "your-org/cookiecutter-mlops-gitops"  # cookiecutter.json's default
@@ -70,7 +71,9 @@ def test_there_are_actions_and_workflows():
 
 
 def test_action_files_match_the_schema():
-    assert_clean(linters.check_jsonschema("vendor.github-actions", ACTION_FILES), "schema")
+    stand_ins = sorted(STANDINS.glob("*/*/action.yml"))
+    done = linters.check_jsonschema("vendor.github-actions", [*ACTION_FILES, *stand_ins])
+    assert_clean(done, "schema")
 
 
 def test_workflows_match_the_schema(generated_workflows):
@@ -310,3 +313,36 @@ def test_secrets_are_used_only_in_jobs_of_an_environment(baked):
             for name, job in yaml.safe_load(path.read_text())["jobs"].items():
                 if "secrets." in str(job):
                     assert job.get("environment"), f"{path.name}: job {name} uses secrets"
+
+
+# -- the stand-ins the act tests use (tests/test_workflows_act.py) --------------------------------
+
+
+def test_every_pinned_action_has_a_local_stand_in(baked):
+    """A new third-party pin must come with its stand-in, or the workflows cannot run offline."""
+    for project in [*baked.values(), ROOT]:
+        mapped = local_repositories(project, ACTIONS_REPO)  # raises MissingStandIn
+        assert any(m.startswith("actions/checkout@") for m in mapped), mapped
+
+
+def test_stand_ins_take_every_input_the_steps_pass(generated_workflows):
+    """Same inputs as the real Action: a `with:` key a stand-in does not declare would be a
+    step the offline run silently does differently."""
+    missing = []
+    for path in [*ACTION_FILES, *all_workflows(generated_workflows)]:
+        for where, step in steps_of(path):
+            ref = step.get("uses", "")
+            if "@" not in ref or ref.startswith((f"{ACTIONS_REPO}/", "./")):
+                continue
+            spec = yaml.safe_load((STANDINS / ref.split("@")[0] / "action.yml").read_text())
+            missing += [f"{where}: {ref.split('@')[0]} has no input {key!r}"
+                        for key in step.get("with") or {} if key not in spec["inputs"]]  # fmt: skip
+    assert not missing, "\n".join(missing)
+
+
+def test_a_pin_without_a_stand_in_is_refused(tmp_path):
+    workflows = tmp_path / ".github/workflows"
+    workflows.mkdir(parents=True)
+    (workflows / "x.yml").write_text("jobs:\n  a:\n    steps:\n      - uses: acme/new@" + "a" * 40)
+    with pytest.raises(MissingStandIn, match="acme/new"):
+        local_repositories(tmp_path, ACTIONS_REPO)
