@@ -175,6 +175,9 @@ def test_overlays_render_and_every_object_validates(k8s_bake, env):
             assert item["metadata"]["namespace"] == f"{NAME}-{env}"
     namespace = next(o for o in objects if o["kind"] == "Namespace")
     assert namespace["metadata"]["name"] == f"{NAME}-{env}"
+    for deployment in (o for o in objects if o["kind"] == "Deployment"):  # its own log
+        container = deployment["spec"]["template"]["spec"]["containers"][0]
+        assert {"name": "SERVE_ENVIRONMENT", "value": env} in container["env"]
 
 
 def test_a_broken_object_fails_validation(k8s_bake):

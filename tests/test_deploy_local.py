@@ -194,6 +194,8 @@ def test_promote_revert_and_failed_smoke_test(repo, fake_github):
     repo.git("commit", "--quiet", "-am", "Pin production to version 1")
     assert not repo.action("deploy", environment="production").failed
     note("v1 deployed to staging and production")
+    logged = {p.name: p.read_text().count("\n") for p in (repo.path / "logs").glob("*")}
+    assert not any(logged.values()), f"smoke tests' requests reached a prediction log: {logged}"
     _, production_pid = repo.served("production")
 
     # v2: staging, then the promotion pull request on the fake GitHub.

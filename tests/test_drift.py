@@ -294,8 +294,8 @@ def test_drift_report_action_without_a_trained_model(tmp_path):
     missing_log = run_action(ROOT / "actions/drift-report", {"package": PACKAGE}, cwd=project,
                              env=env, uses=uploads)  # fmt: skip
     assert missing_log.failed
-    assert "The current data logs/predictions.jsonl does not exist. The server writes this " \
-        "prediction log while it serves" in missing_log.summary  # fmt: skip
+    assert "The current data logs/predictions-production.jsonl does not exist. The server " \
+        "writes this prediction log while it serves" in missing_log.summary  # fmt: skip
 
 
 def test_schedule_is_chosen_at_bake_time(tmp_path):

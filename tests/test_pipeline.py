@@ -69,6 +69,8 @@ def test_register_is_idempotent_on_lineage(trained_project, tmp_path):
 def test_generated_tests_and_lint_pass(trained_project):
     tests = make(trained_project, "test")
     assert " passed" in tests.stdout and "failed" not in tests.stdout
+    logged = {p.name: p.read_text().count("\n") for p in trained_project.glob("logs/*")}
+    assert not any(logged.values()), f"the tests' traffic reached a prediction log: {logged}"
     make(trained_project, "lint")
 
 

@@ -10,15 +10,16 @@ from fastapi.testclient import TestClient
 from {{ cookiecutter.package }}.config import MODEL_FILE
 from {{ cookiecutter.package }}.serving.load_test import sample_records
 from {{ cookiecutter.package }}.serving.model_source import PathSource
+from {{ cookiecutter.package }}.serving.prediction_log import SYNTHETIC
 from {{ cookiecutter.package }}.serving.serve import create_app
 
 
 @pytest.fixture
 def serve_params(params, tmp_path):
-    """params.yaml, with the prediction log in tmp_path, every record logged, fast polling."""
+    """params.yaml, with the prediction logs in tmp_path, every record logged, fast polling."""
     serve = dict(
         params["serve"],
-        prediction_log=str(tmp_path / "logs" / "predictions.jsonl"),
+        prediction_log=str(tmp_path / "logs" / "predictions-{environment}.jsonl"),
         log_sample_rate=1.0,
         poll_seconds=0.05,
     )
@@ -40,11 +41,15 @@ def wait_until():
 
 @pytest.fixture
 def start_app(contract):
-    """start_app(source, params, ready=True) -> TestClient of a running app (lifespan on)."""
+    """start_app(source, params, ready=True, synthetic=True) -> TestClient of a running app
+    (lifespan on). Its requests say they are synthetic traffic, as every test's should, unless
+    synthetic is false (tests of the prediction log)."""
     running = []
 
-    def start(source, params, ready=True):
-        client = TestClient(create_app(source, params, contract), raise_server_exceptions=False)
+    def start(source, params, ready=True, synthetic=True):
+        app = create_app(source, params, contract)
+        headers = SYNTHETIC if synthetic else None
+        client = TestClient(app, headers=headers, raise_server_exceptions=False)
         client.__enter__()
         running.append(client)
         if ready:

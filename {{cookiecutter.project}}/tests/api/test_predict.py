@@ -8,6 +8,7 @@ import pytest
 
 from {{ cookiecutter.package }}.config import MODEL_FILE
 from {{ cookiecutter.package }}.serving.model_source import PathSource
+from {{ cookiecutter.package }}.serving.prediction_log import SYNTHETIC
 from {{ cookiecutter.package }}.serving.serve import create_app
 
 
@@ -69,7 +70,8 @@ def test_concurrent_requests_share_predict_calls(model, serve_params, contract, 
     async def send_all():
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+            async with httpx.AsyncClient(transport=transport, base_url="http://api",
+                                         headers=SYNTHETIC) as client:  # fmt: skip
                 while (await client.get("/ready")).status_code != 200:
                     await asyncio.sleep(0.02)
                 posts = [client.post("/predict", json=records[i % len(records)]) for i in range(32)]

@@ -4,7 +4,11 @@ import json
 from datetime import datetime
 from pathlib import Path
 
-from {{ cookiecutter.package }}.serving.prediction_log import PredictionLog
+import pytest
+
+from {{ cookiecutter.package }}.config import MODEL_FILE, CliError
+from {{ cookiecutter.package }}.serving.model_source import PathSource
+from {{ cookiecutter.package }}.serving.prediction_log import SYNTHETIC, PredictionLog, log_path
 
 META = {"_ts", "_model_version", "_score", "_prediction"}
 
@@ -13,11 +17,21 @@ def _lines(path):
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-def test_each_scored_record_is_a_json_line_with_its_prediction(client, serve_params, records,
-                                                               wait_until, metric):  # fmt: skip
+@pytest.fixture
+def real_client(model, serve_params, start_app):
+    """The app on the trained model, its requests not marked synthetic: real traffic."""
+    del model
+    source = PathSource(MODEL_FILE, serve_params["registry"]["model_name"])
+    return start_app(source, serve_params, synthetic=False)
+
+
+def test_each_scored_record_is_a_json_line_with_its_prediction(
+    real_client, serve_params, records, wait_until, metric
+):
+    client = real_client
     answers = [client.post("/predict", json=r).json() for r in records[:3]]
     batch = client.post("/predict/batch", json={"records": records[3:8]}).json()
-    log = serve_params["serve"]["prediction_log"]
+    log = log_path(serve_params["serve"]["prediction_log"], "local")  # a model file: `local`
     wait_until(lambda: metric(client, "prediction_log_rows_written_total") == 8, what="the log")
     rows = _lines(Path(log))
     assert len(rows) == 8
@@ -28,6 +42,30 @@ def test_each_scored_record_is_a_json_line_with_its_prediction(client, serve_par
         assert row["_model_version"] == "local"
     assert [r["_score"] for r in rows] == [a["score"] for a in answers] + batch["scores"]
     assert [r["_prediction"] for r in rows[3:]] == batch["predictions"]
+
+
+def test_synthetic_traffic_is_not_logged(real_client, serve_params, records, wait_until, metric):
+    client, folder = real_client, Path(serve_params["serve"]["prediction_log"]).parent
+    for value in ("1", "true"):  # the load test, the smoke test and the tests send "1"
+        assert client.post("/predict", json=records[0],
+                           headers={"X-Synthetic-Traffic": value}).status_code == 200  # fmt: skip
+    client.post("/predict/batch", json={"records": records[:5]}, headers=SYNTHETIC)
+    client.post("/predict", json=records[1])  # real: logged, after the others (one queue)
+    wait_until(lambda: metric(client, "prediction_log_rows_written_total") >= 1, what="the log")
+    assert [p.name for p in folder.iterdir()] == ["predictions-local.jsonl"]
+    rows = _lines(folder / "predictions-local.jsonl")
+    assert len(rows) == 1, f"{len(rows) - 1} synthetic rows were logged"
+    assert {k: rows[0][k] for k in records[1]} == records[1]
+
+
+def test_each_environment_has_its_own_log_file():
+    setting = "logs/predictions-{environment}.jsonl"
+    assert log_path(setting, "production") == Path("logs/predictions-production.jsonl")
+    assert log_path(setting, "load-test") != log_path(setting, "staging")
+    with pytest.raises(CliError, match="must contain \\{environment\\}, so that each"):
+        log_path("logs/predictions.jsonl", "staging")
+    with pytest.raises(CliError, match="must be lower-case letters"):
+        log_path(setting, "../prod")
 
 
 def test_sample_rate_zero_writes_nothing(tmp_path):

@@ -6,6 +6,7 @@ params.yaml). By hand, against a running server:
     locust -f tests/load/locustfile.py --headless -u 10 -r 10 -t 30s --host http://127.0.0.1:8000
 
 Either way the run exits 1 when a request fails or p95 latency is over gates.max_p95_ms.
+Every request says it is synthetic (X-Synthetic-Traffic), so no server logs it for drift.
 """
 
 import logging
@@ -16,6 +17,7 @@ from locust import FastHttpUser, between, events, task
 
 from {{ cookiecutter.package }}.config import load_params
 from {{ cookiecutter.package }}.serving.load_test import sample_records, verdict
+from {{ cookiecutter.package }}.serving.prediction_log import SYNTHETIC
 
 RECORDS = sample_records(500)  # real rows of the data set, as a client would send them
 # Reading them takes seconds on a busy machine, and gevent's clock stood still meanwhile:
@@ -25,6 +27,7 @@ gevent.get_hub().loop.update_now()
 
 class ModelClient(FastHttpUser):
     wait_time = between(0.005, 0.05)  # clients that think a little, not a closed loop
+    default_headers = SYNTHETIC
 
     @task(10)
     def predict(self):

@@ -17,8 +17,13 @@ from {{ cookiecutter.package }}.config import MODEL_FILE
 pytestmark = pytest.mark.model
 
 
+def _log_sizes():
+    return {path: path.stat().st_size for path in Path("logs").glob("predictions*")}
+
+
 def test_server_meets_the_latency_gate(model, params):
     del model  # only to fail early, with the fixture's reason, when there is no trained model
+    logs_before = _log_sizes()
     command = [sys.executable, "-m", "{{ cookiecutter.package }}", "load-test",
                "--model-path", str(MODEL_FILE), "--seconds", "6", "--users", "5"]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, timeout=120)
@@ -28,3 +33,5 @@ def test_server_meets_the_latency_gate(model, params):
     assert report["requests"] > 100  # it really sent load
     assert report["p95_ms"] <= params["gates"]["max_p95_ms"]
     assert set(report["by_endpoint"]) == {"/predict", "/predict/batch"}
+    grown = {path for path, size in _log_sizes().items() if size != logs_before.get(path, 0)}
+    assert not grown, f"the load test's synthetic traffic reached prediction logs: {grown}"

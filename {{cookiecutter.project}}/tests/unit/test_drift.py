@@ -27,7 +27,7 @@ PARAMS = {
         "ignore": [],
     },
     "registry": {"model_name": "demo"},
-    "serve": {"prediction_log": "logs/predictions.jsonl"},
+    "serve": {"prediction_log": "logs/predictions-{environment}.jsonl"},
     "drift": {"min_rows": 200},
 }
 PLANS = ["basic", "plus", "pro"]
@@ -114,18 +114,29 @@ def test_shifted_columns_are_flagged_and_exit_3(capsys):
     assert "[drift.html](drift.html)" in markdown
 
 
-def test_prediction_log_with_rotations_is_the_default_current(capsys):
-    Path("logs").mkdir()
-    for suffix, seed in ((".1", 3), ("", 4)):
-        rows = table(400, seed=seed).drop(columns="label")
-        rows["_ts"], rows["_model_version"], rows["_score"] = "2026-11-25T10:00:00Z", "1", 0.4
-        rows["_prediction"] = "no"
-        rows.to_json(f"logs/predictions.jsonl{suffix}", orient="records", lines=True)
+def write_log(environment, suffix="", seed=3, rows=400, **shift):
+    Path("logs").mkdir(exist_ok=True)
+    frame = table(rows, seed=seed, **shift).drop(columns="label")
+    frame["_ts"], frame["_model_version"], frame["_score"] = "2026-11-25T10:00:00Z", "1", 0.4
+    frame["_prediction"] = "no"
+    frame.to_json(f"logs/predictions-{environment}.jsonl{suffix}", orient="records", lines=True)
+
+
+def test_production_log_with_rotations_is_the_default_current(capsys):
+    write_log("production", ".1", seed=3)
+    write_log("production", "", seed=4)
+    write_log("staging", seed=5, amount_shift=30)  # another environment's traffic: not read
     code, out = drift(capsys)
     assert code == 0, out.err
     current = report()["current"]
-    assert current["files"] == ["logs/predictions.jsonl.1", "logs/predictions.jsonl"]
+    assert current["files"] == [
+        "logs/predictions-production.jsonl.1",
+        "logs/predictions-production.jsonl",
+    ]
     assert current["rows"] == 800
+    set_drift(environment="staging")
+    code, out = drift(capsys)
+    assert code == DRIFT_EXIT and report()["current"]["files"] == ["logs/predictions-staging.jsonl"]
 
 
 def test_parquet_current_and_a_raw_numeric_column(capsys):

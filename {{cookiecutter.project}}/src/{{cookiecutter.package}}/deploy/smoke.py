@@ -2,6 +2,8 @@
 
 urllib, because of what the project declares: httpx is a dev dependency only, and requests
 arrives only through MLflow, so neither is promised where `deploy` runs.
+Every request is marked synthetic (X-Synthetic-Traffic), so the server keeps it out of
+its prediction log and out of drift.
 """
 
 import json
@@ -12,12 +14,13 @@ import urllib.request
 
 from ..config import columns, load_schema
 from ..data.loading import read_csv
+from ..serving.prediction_log import SYNTHETIC
 
 
 def call(url, path, body=None, timeout=10.0):
     """(HTTP status or None when unreachable, decoded JSON body or the error text)."""
     data = None if body is None else json.dumps(body).encode()
-    headers = {"Content-Type": "application/json"} if data else {}
+    headers = {**SYNTHETIC, **({"Content-Type": "application/json"} if data else {})}
     request = urllib.request.Request(url.rstrip("/") + path, data=data, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:

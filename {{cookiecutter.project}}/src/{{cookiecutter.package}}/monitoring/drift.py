@@ -18,6 +18,7 @@ import pandas as pd
 
 from ..config import REPORTS_DIR, CliError, columns, load_params, load_schema
 from ..reports import markdown_table, write_report
+from ..serving.prediction_log import log_path
 from .drift_inputs import Monitored, contract_notes, read_table, reference_table
 
 DRIFT_EXIT = 3
@@ -31,7 +32,8 @@ class Settings:
     """params.yaml `drift:`; see the comments there."""
 
     reference: str = "production"
-    current: str | None = None  # None: the server's prediction log
+    current: str | None = None  # None: the prediction log of `environment`
+    environment: str = "production"
     min_rows: int = 500
     drift_share: float = 0.25
     method: str = "jensenshannon"
@@ -215,8 +217,10 @@ def severity(result):
 
 def load_inputs(params, monitored, settings, args):
     """(reference, current): the current data first, so a broken file fails before the registry."""
-    log = (params.get("serve") or {}).get("prediction_log", "logs/predictions.jsonl")
-    current = read_table(args.current or settings.current or log, monitored, "current")
+    path = args.current or settings.current
+    if not path:
+        path = log_path(params["serve"]["prediction_log"], settings.environment)
+    current = read_table(path, monitored, "current")
     if len(current.frame) < settings.min_rows:
         raise CliError(
             f"The current data {current.source} has {len(current.frame)} rows, fewer than "

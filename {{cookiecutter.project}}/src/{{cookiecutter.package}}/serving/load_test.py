@@ -1,8 +1,10 @@
 """`load-test`: Locust, headless, against a server this verb starts; the latency gate.
 
-Starts `serve` on a free 127.0.0.1 port (the registry alias, or --model-path), waits for
-/ready, runs tests/load/locustfile.py with the `load_test:` settings of params.yaml, and
-stops the server. Fails when any request failed or the 95th percentile latency is over
+Starts `serve` on a free 127.0.0.1 port (the registry alias, or --model-path) as the
+environment `load-test`, so nothing it logs can reach a real environment's prediction log
+(and the locustfile marks its requests synthetic: none is logged). Waits for /ready, runs
+tests/load/locustfile.py with the `load_test:` settings of params.yaml, and stops the
+server. Fails when any request failed or the 95th percentile latency is over
 `gates.max_p95_ms`. Writes reports/load.json and .md (Locust's CSVs: reports/load_*.csv).
 """
 
@@ -22,6 +24,7 @@ from ..reports import markdown_table, write_report
 LOCUSTFILE = Path("tests/load/locustfile.py")
 CSV_PREFIX = REPORTS_DIR / "load"
 SERVER_LOG = REPORTS_DIR / "load_server.log"
+ENVIRONMENT = "load-test"  # names the server's prediction log: never a real environment's
 
 
 def verdict(p95_ms, failures, requests, max_p95_ms):
@@ -59,6 +62,7 @@ def free_port():
 
 def start_server(port, args):
     command = [sys.executable, "-m", PACKAGE, "serve", "--port", str(port)]
+    command += ["--environment", ENVIRONMENT]
     command += ["--model-path", args.model_path] if args.model_path else ["--alias", args.alias]
     SERVER_LOG.parent.mkdir(parents=True, exist_ok=True)
     with open(SERVER_LOG, "w") as log:

@@ -1,9 +1,15 @@
 """The prediction log: a sample of scored records, for drift monitoring.
 
-Format (the drift job reads it): `logs/predictions.jsonl`, rotated to `.1`, `.2`, ... before it
-would pass `serve.log_max_bytes`, keeping `serve.log_backups` old files. One JSON object per
-line: every request column as a top-level key, plus `_ts` (ISO 8601, UTC), `_model_version`,
-`_score` (probability of the positive class) and `_prediction` (the predicted label).
+Format (the drift job reads it): one file per environment, `serve.prediction_log` with
+`{environment}` filled in (`logs/predictions-production.jsonl`), rotated to `.1`, `.2`, ...
+before it would pass `serve.log_max_bytes`, keeping `serve.log_backups` old files. One JSON
+object per line: every request column as a top-level key, plus `_ts` (ISO 8601, UTC),
+`_model_version`, `_score` (probability of the positive class) and `_prediction` (the label).
+
+Synthetic traffic (load tests, smoke tests, tests) sends `X-Synthetic-Traffic: 1` and is not
+written at all: a load test's burst would otherwise be read as a shift of the real traffic,
+and would rotate real rows out of the log. The load test's and smoke test's own reports
+already record what they sent.
 
 It never blocks a request: scoring hands sampled rows to a bounded queue and a writer thread
 appends them. When the queue is full (the disk cannot keep up) the rows are dropped and
@@ -13,13 +19,40 @@ counted, so the server slows down for nobody.
 import contextlib
 import queue
 import random
+import re
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic_core import to_json
 
+from ..config import CliError
+
 QUEUE_BATCHES = 1000  # scored batches waiting for the writer before new ones are dropped
+SYNTHETIC_HEADER = "X-Synthetic-Traffic"
+SYNTHETIC = {SYNTHETIC_HEADER: "1"}  # what the load test, the smoke test and the tests send
+PLACEHOLDER = "{environment}"
+ENVIRONMENT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")  # it becomes part of a file name
+
+
+def is_synthetic(headers):
+    """True when a request says it is synthetic traffic (1, true or yes)."""
+    return headers.get(SYNTHETIC_HEADER, "").strip().lower() in {"1", "true", "yes"}
+
+
+def log_path(setting, environment):
+    """The log file of one environment: `serve.prediction_log` with its `{environment}` filled."""
+    if PLACEHOLDER not in str(setting):
+        raise CliError(
+            f"params.yaml serve.prediction_log ({setting}) must contain {PLACEHOLDER}, so that "
+            "each environment writes its own log, e.g. logs/predictions-{environment}.jsonl."
+        )
+    if not ENVIRONMENT_NAME.fullmatch(str(environment)):
+        raise CliError(
+            f"The environment name {environment!r} (--environment, $SERVE_ENVIRONMENT or the "
+            "alias) must be lower-case letters, digits, - or _: it names the prediction log."
+        )
+    return Path(str(setting).replace(PLACEHOLDER, environment))
 
 
 class PredictionLog:

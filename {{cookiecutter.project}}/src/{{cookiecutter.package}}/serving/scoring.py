@@ -10,14 +10,14 @@ from ..config import columns
 from ..data.contract import serving_contract
 from .batching import MicroBatcher
 from .metrics import Metrics
-from .prediction_log import PredictionLog
+from .prediction_log import PredictionLog, log_path
 from .request_models import request_schema
 
 log = logging.getLogger(__name__)
 
 
 class Scorer:
-    def __init__(self, source, params, contract):
+    def __init__(self, source, params, contract, environment):
         settings, spec = params["serve"], columns(params)
         self.source, self.poll_seconds = source, settings["poll_seconds"]
         self.max_batch_records = settings["max_batch_records"]
@@ -30,9 +30,9 @@ class Scorer:
         self.desired = None  # the version the source says to serve, as last asked
         self.problem = "the model is loading"  # why that is not being served; None: it is
         self.prediction_log = PredictionLog(
-            settings["prediction_log"], settings["log_sample_rate"], settings["log_max_bytes"],
-            settings["log_backups"], on_write=self.metrics.log_written.inc,
-            on_drop=self.metrics.log_dropped.inc,
+            log_path(settings["prediction_log"], environment), settings["log_sample_rate"],
+            settings["log_max_bytes"], settings["log_backups"],
+            on_write=self.metrics.log_written.inc, on_drop=self.metrics.log_dropped.inc,
         )  # fmt: skip
         self.batcher = MicroBatcher(
             self._score_each, settings["batch_window_ms"], settings["batch_max_rows"],
@@ -44,14 +44,21 @@ class Scorer:
         """The request models of the served version (the project's before one is loaded)."""
         return self.project_schema if self.model is None else self.model.schema
 
-    async def score_one(self, model, record):
+    async def score_one(self, model, record, log=True):
         """(model version, score, predicted label) of one record that `model`'s schema
-        validated, scored with its neighbours."""
-        return await self.batcher.submit((model, record))
+        validated, scored with its neighbours; written to the prediction log unless log is
+        false (synthetic traffic)."""
+        version, score, label = await self.batcher.submit((model, record))
+        if log:
+            self.prediction_log.add([record], version, [score], [label])
+        return version, score, label
 
-    async def score_many(self, model, records):
+    async def score_many(self, model, records, log=True):
         """(model version, scores, predicted labels) of a whole batch request."""
-        return await self.batcher.run_on_thread(self.score, model, records)
+        version, scores, predicted = await self.batcher.run_on_thread(self.score, model, records)
+        if log:
+            self.prediction_log.add(records, version, scores, predicted)
+        return version, scores, predicted
 
     def score(self, model, records):
         """Runs on the predict thread: one predict call for all these records. A request is
@@ -62,7 +69,6 @@ class Scorer:
         self.metrics.batch_rows.observe(len(records))
         for label in set(predicted):
             self.metrics.predictions.labels(model.version, label).inc(predicted.count(label))
-        self.prediction_log.add(records, model.version, scores, predicted)
         return model.version, scores, predicted
 
     def _score_each(self, items):

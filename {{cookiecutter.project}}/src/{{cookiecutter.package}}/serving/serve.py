@@ -18,15 +18,18 @@ from pydantic_core import to_json
 from ..config import PARAMS_FILE, load_params, load_schema
 from .metrics import MetricsMiddleware
 from .model_source import PathSource, RegistrySource
+from .prediction_log import is_synthetic
 from .request_body import ClientDisconnect, RequestProblem, read_body
 from .scoring import Scorer
 
 PATHS = ("/predict", "/predict/batch", "/health", "/ready", "/version", "/metrics")
 
 
-def create_app(source, params, contract):
-    """The app for one model source; params and contract give settings and request models."""
-    scorer = Scorer(source, params, contract)
+def create_app(source, params, contract, environment=None):
+    """The app for one model source; params and contract give settings and request models.
+    The environment names the prediction log: by default the alias followed, or `local`."""
+    environment = environment or getattr(source, "alias", None) or "local"
+    scorer = Scorer(source, params, contract, environment)
     app = FastAPI(
         title=f"{params['registry']['model_name']} server", lifespan=lambda _: scorer.running()
     )
@@ -62,7 +65,8 @@ def _add_routes(app, scorer, settings):
         model = scorer.model  # validated and scored by the same version
         if model is None:
             return not_ready()
-        version, score, label = await scorer.score_one(model, model.schema.record(body))
+        logged = not is_synthetic(request.headers)  # tests and load tests stay out of drift
+        version, score, label = await scorer.score_one(model, model.schema.record(body), logged)
         return _json({"prediction": label, "score": score, "model_version": version})
 
     @app.post("/predict/batch", openapi_extra=_body("BatchRequest"), responses=_ok("Batch"))
@@ -73,7 +77,8 @@ def _add_routes(app, scorer, settings):
         if model is None:
             return not_ready()
         records = await asyncio.to_thread(model.schema.batch, body)  # 10k: ~15 ms off the loop
-        version, scores, predicted = await scorer.score_many(model, records)
+        logged = not is_synthetic(request.headers)
+        version, scores, predicted = await scorer.score_many(model, records, logged)
         return _json({"model_version": version, "predictions": predicted, "scores": scores})
 
     @app.get("/health")
@@ -174,7 +179,7 @@ def serve(args):
     params = load_params()
     source = source_from(args, params)
     source.latest_version()  # fail now, with a reason, when there is no such model
-    app = create_app(source, params, load_schema())
+    app = create_app(source, params, load_schema(), args.environment)
     print(f"Serving {source} on http://{args.host}:{args.port} (docs at /docs)", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, access_log=False, log_level="warning")
 
@@ -197,6 +202,12 @@ def add_arguments(parser):
         default=os.environ.get("MODEL_ALIAS", alias),
         help=f"registry alias to serve and follow (default $MODEL_ALIAS or {alias!r}, "
         "serve.alias in params.yaml)",
+    )
+    parser.add_argument(
+        "--environment",
+        default=os.environ.get("SERVE_ENVIRONMENT"),
+        help="the environment served, which names the prediction log (serve.prediction_log; "
+        "default $SERVE_ENVIRONMENT, else the alias, or `local` with --model-path)",
     )
     parser.add_argument(
         "--model-path",
