@@ -44,11 +44,14 @@ lint: venv ## ruff on the template's own code
 	ruff check .
 	ruff format --check .
 
-lock: venv ## re-lock the generated project's dependencies from its pyproject.toml
+lock: venv ## re-lock the generated project's dependencies (with hashes) from its pyproject.toml
 	rm -rf build/lock && cookiecutter --no-input --output-dir build/lock .
 	cd build/lock/churn-model && uv pip compile --quiet --universal --python-version 3.11 \
-		--extra dev pyproject.toml -o requirements.lock
+		--generate-hashes --extra dev pyproject.toml -o requirements.lock \
+		&& uv pip compile --quiet --universal --python-version 3.11 --generate-hashes \
+		requirements-serve.txt -c requirements.lock -o requirements-serve.lock
 	cp build/lock/churn-model/requirements.lock $(LOCK)
+	cp build/lock/churn-model/requirements-serve.lock $(dir $(LOCK))
 
 bench-drift: venv ## time and peak memory of the generated `drift` verb at 10k, 100k, 1M rows x 20 columns
 	python bench/drift.py $(if $(ROWS),--rows $(ROWS))

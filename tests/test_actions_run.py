@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -225,6 +226,10 @@ def test_model_tests_fail_on_a_gate_and_still_upload_junit(trained_project, tmp_
 # -- setup ---------------------------------------------------------------------------------------
 
 
+LOCKED_UV = re.search(r"^uv==([\d.]+)", (ROOT / "{{cookiecutter.project}}/requirements.lock")
+                      .read_text(), re.M).group(1)  # fmt: skip
+
+
 def setup_env():
     """A job's environment before setup: no project on PYTHONPATH; uv comes from PATH."""
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
@@ -242,7 +247,8 @@ def setup_uses():
 
     def uv(with_):
         assert shutil.which("uv", path=setup_env()["PATH"]), "setup-uv's effect: uv on PATH"
-        assert with_ == {"enable-cache": "true", "cache-dependency-glob": "requirements.lock"}
+        assert with_ == {"enable-cache": "true", "cache-dependency-glob": "requirements.lock",
+                         "version": LOCKED_UV}  # the uv the lock pins, nothing newer  # fmt: skip
         return {}
 
     # actions/cache: nothing is restored here, as on a cache miss.
@@ -363,7 +369,12 @@ def fake_docker(tmp_path):
 
 
 def build_uses():
-    return UsesRecorder({"docker/setup-buildx-action": {}, "docker/login-action": {}})
+    def upload(with_):  # relative to the workspace; the tests check the file is there
+        assert with_["name"] == "sbom" and with_["path"].endswith("sbom.cdx.json")
+        return {}
+
+    return UsesRecorder({"docker/setup-buildx-action": {}, "docker/login-action": {},
+                         "actions/upload-artifact": upload})  # fmt: skip
 
 
 GITHUB = {"repository": "Octo-Org/Churn-Model", "sha": "c0ffee" + "0" * 34, "actor": "octocat",
@@ -414,11 +425,18 @@ def test_build_image_takes_the_build_args_the_project_exported(tmp_path):
     env, log = fake_docker(tmp_path)
     (tmp_path / "reports").mkdir()
     report = {"build_args": {"MODEL_NAME": "churn-model", "MODEL_VERSION": "4",
-                             "REVISION": "abc123-dirty", "SOURCE": ""}}  # fmt: skip
+                             "REVISION": "abc123-dirty", "SOURCE": ""},
+              "sbom": "build/model/sbom.cdx.json"}  # fmt: skip
     (tmp_path / "reports/image.json").write_text(json.dumps(report))
+    (tmp_path / "build/model").mkdir(parents=True)
+    (tmp_path / "build/model/sbom.cdx.json").write_text("{}")
+    uses = build_uses()
     result = run_action(ACTIONS / "build-image", {}, cwd=tmp_path, env=env, github=GITHUB,
-                        uses=build_uses())  # fmt: skip
+                        uses=uses)  # fmt: skip
     assert not result.failed, result.log
+    # The SBOM the verb wrote is the Action's output and is attached to the run.
+    assert result.outputs["sbom"] == "build/model/sbom.cdx.json"
+    assert uses.called("actions/upload-artifact")[0]["path"] == "build/model/sbom.cdx.json"
     args = json.loads(log.read_text())
     build_args = [args[i + 1] for i, arg in enumerate(args) if arg == "--build-arg"]
     assert "MODEL_NAME=churn-model" in build_args
@@ -502,10 +520,13 @@ def test_build_image_bakes_the_projects_model_as_ci_does(trained_project, tmp_pa
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
     image = "localhost/churn-model-ci"
     inputs = {"image": image, "tags": "ci", "build-args": f"BASE_IMAGE={base_image}"}
+    uses = build_uses()
     result = run_action(ACTIONS / "build-image", inputs, cwd=project, env=env, github=GITHUB,
-                        uses=build_uses())  # fmt: skip
+                        uses=uses)  # fmt: skip
     try:
         assert not result.failed, result.log
+        (upload,) = uses.called("actions/upload-artifact")  # the verb's SBOM, attached
+        assert (project / upload["path"]).is_file()
         info, labels = inspect_image(f"{image}:ci")
         assert labels["ai.mlops.model.name"] == "churn-model"
         assert labels["ai.mlops.model.version"] == labels["org.opencontainers.image.version"] == "1"

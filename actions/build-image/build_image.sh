@@ -17,6 +17,17 @@ for name, value in json.load(open(sys.argv[1])).get("build_args", {}).items():
     print(f"{name}={value}")
 ' "$IMAGE_REPORT")
 fi
+# The SBOM the verb wrote beside the model (copied into the image with it).
+sbom=""
+if [ -f "$IMAGE_REPORT" ]; then
+  sbom="$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1])).get("sbom", ""))' \
+    "$IMAGE_REPORT")"
+fi
+if [ -n "$sbom" ] && [ -f "$sbom" ]; then
+  set_output sbom "$sbom"
+else
+  echo "::warning::build-image: no SBOM in $IMAGE_REPORT: run the project's build-image --no-build first."
+fi
 version="${MODEL_VERSION:-}"
 for arg in "${report_args[@]}"; do
   if [ -z "$version" ] && [ "${arg%%=*}" = MODEL_VERSION ]; then version="${arg#*=}"; fi

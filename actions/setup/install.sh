@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Create .venv from the project's lock file with uv (its cache restored by setup-uv),
+# Create .venv from the project's lock file with uv (the version the lock pins, its cache
+# restored by setup-uv), every file checked against the lock's hashes,
 # install the project itself without dependencies (the lock pins them all), and put
 # .venv/bin on PATH for the job's later steps.
 set -euo pipefail
@@ -13,8 +14,9 @@ fi
 python="${PYTHON:-python3}"
 venv="$PWD/.venv"
 uv venv --quiet --allow-existing --python "$python" "$venv"
-uv pip install --quiet --python "$venv/bin/python" --requirements "$LOCK_FILE"
-uv pip install --quiet --python "$venv/bin/python" --no-deps --editable .
+# Every file checked against the lock's hashes; the build backend comes from the lock too.
+uv pip install --quiet --python "$venv/bin/python" --require-hashes --requirements "$LOCK_FILE"
+uv pip install --quiet --python "$venv/bin/python" --no-deps --no-build-isolation --editable .
 
 echo "$venv/bin" >> "$GITHUB_PATH"
 echo "VIRTUAL_ENV=$venv" >> "$GITHUB_ENV"

@@ -5,15 +5,19 @@ together, so the version in `deploy/<env>.yaml`, a rollback (the previous digest
 runs are one and the same, and a container needs no access to the MLflow registry.
 
 Steps: resolve `models:/<name>@<alias>` (default `serve.alias`), export the pipeline to
-`build/model/` (model.joblib + model.json with version and lineage tags), then
-`<engine> build` with the OCI label build args. `--no-build` stops after the export and
-writes the build args to reports/image.json for a CI builder of its own.
+`build/model/` (model.joblib + model.json with version and lineage tags) with the CycloneDX
+SBOM of the image's Python environment (sbom.cdx.json, from requirements-serve.lock, which
+the Dockerfile installs with hashes; cyclonedx-bom, offline), then `<engine> build` with
+the OCI label build args. The SBOM is copied into the image with the model, so every image
+carries its own. `--no-build` stops after the export and writes the build args to
+reports/image.json for a CI builder of its own.
 """
 
 import json
 import shlex
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -25,6 +29,8 @@ from ..reports import markdown_table, write_report
 from .model_source import MODEL_INFO, MODEL_JOBLIB, RegistrySource
 
 EXPORT_DIR = Path("build/model")
+SBOM = "sbom.cdx.json"
+SERVE_LOCK = Path("requirements-serve.lock")  # what the Dockerfile installs
 
 
 def export_model(source, out_dir=EXPORT_DIR):
@@ -36,6 +42,17 @@ def export_model(source, out_dir=EXPORT_DIR):
     joblib.dump(model.pipeline, out_dir / MODEL_JOBLIB)
     (out_dir / MODEL_INFO).write_text(json.dumps(model.info(), indent=2, sort_keys=True) + "\n")
     return model
+
+
+def write_sbom(out_dir=EXPORT_DIR):
+    """The image environment's CycloneDX SBOM, from the lock the image installs."""
+    command = [sys.executable, "-m", "cyclonedx_py", "requirements", "--pyproject",
+               "pyproject.toml", "--output-reproducible", "--no-validate",
+               "-o", str(out_dir / SBOM), str(SERVE_LOCK)]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise CliError(f"the SBOM of {SERVE_LOCK} could not be written: {done.stderr.strip()}")
+    return out_dir / SBOM
 
 
 def git_remote():
@@ -55,8 +72,40 @@ def build_args(model, base_image):
     return args
 
 
+ENGINES = ("docker", "podman")
+
+
+def choose_engine():
+    """The first engine that answers, not merely the first installed: a `docker` binary
+    whose daemon is not running would fail the build after the model export."""
+    tried = []
+    for engine in ENGINES:
+        if shutil.which(engine) is None:
+            continue
+        try:
+            done = subprocess.run([engine, "info"], capture_output=True, text=True, timeout=20)
+        except subprocess.TimeoutExpired:
+            tried.append(f"`{engine} info` did not answer in 20 s")
+            continue
+        if done.returncode == 0:
+            return engine
+        tried.append(f"`{engine} info` failed ({_first_line(done.stderr or done.stdout)})")
+    if not tried:
+        raise CliError("no container engine found: install podman or docker, or pass --engine.")
+    raise CliError(f"no container engine answers: {'; '.join(tried)}. Start one, or pass --engine.")
+
+
+def _first_line(text):
+    return next((line.strip() for line in text.splitlines() if line.strip()), "no output")
+
+
 def build_command(engine, tag, args, engine_flags):
-    command = [engine, "build", *engine_flags, "-t", tag, "-f", "Dockerfile"]
+    flags = list(engine_flags)
+    # podman builds OCI images by default, and the OCI format has no HEALTHCHECK: podman drops
+    # the Dockerfile's with a warning. The docker format keeps it.
+    if Path(engine).name == "podman" and not any(f.startswith("--format") for f in flags):
+        flags.append("--format=docker")
+    command = [engine, "build", *flags, "-t", tag, "-f", "Dockerfile"]
     for name, value in args.items():
         command += ["--build-arg", f"{name}={value}"]
     return [*command, "."]
@@ -68,10 +117,13 @@ def build_image(args):
         params["registry"]["model_name"], args.alias or params["serve"]["alias"]
     )
     model = export_model(source)
+    sbom = write_sbom()
     tag = args.tag or f"{model.name}:model-{model.version}"
     arguments = build_args(model, args.base_image)
-    result = {"tag": tag, "model": model.describe(), "build_args": arguments, "built": False}
+    result = {"tag": tag, "model": model.describe(), "build_args": arguments, "built": False,
+              "sbom": str(sbom)}  # fmt: skip
     if not args.no_build:
+        args.engine = args.engine or choose_engine()
         command = build_command(args.engine, tag, arguments, args.engine_flag)
         print("+", shlex.join(command), flush=True)
         start = time.monotonic()
@@ -95,6 +147,7 @@ def _markdown(result):
         ("model", result["model"]["name"]),
         ("model version", result["model"]["version"]),
         ("built", f"{result['build_seconds']} s" if result["built"] else "no (export only)"),
+        ("SBOM (CycloneDX, in the image too)", f"`{result['sbom']}`"),
     ]
     rows += [(f"build arg {name}", f"`{value}`") for name, value in result["build_args"].items()]
     return "## Serving image\n\n" + markdown_table(["", ""], rows)
@@ -105,8 +158,7 @@ def add_arguments(parser):
     parser.add_argument("--tag", help="image tag (default <model name>:model-<version>)")
     parser.add_argument(
         "--engine",
-        default="docker" if shutil.which("docker") else "podman",
-        help="container engine (default docker if installed, else podman)",
+        help="container engine (default: docker if its daemon answers, else podman if it does)",
     )
     parser.add_argument("--base-image", help="BASE_IMAGE build arg (default: the Dockerfile's)")
     parser.add_argument(
