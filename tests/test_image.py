@@ -214,6 +214,7 @@ def test_locks_pin_every_requirement_with_a_hash():
     assert "--require-hashes --no-deps \\\n       -r /tmp/requirements-serve.lock" in dockerfile
 
 
+@pytest.mark.network  # downloads uv's wheel from PyPI, as `make setup` does
 def test_setup_installs_the_locked_uv_only_with_its_hashes(tmp_path):
     """`make setup`'s first install: uv, extracted from the lock with its hashes; a wrong
     hash stops it (pip's hash-checking mode)."""
