@@ -1,4 +1,5 @@
-"""Bad requests get a 422 that names the field, built from the data contract; never a 500."""
+"""Bad requests get a 422 that names the field, built from the hard rules of the data contract;
+never a 500. Values beyond what training observed are served and counted."""
 
 import json
 
@@ -194,3 +195,26 @@ def test_a_body_over_max_body_bytes_gets_413(model, serve_params, start_app, rec
 
     response = client.post("/predict", content=chunked(), headers=JSON)
     assert response.status_code == 413
+
+
+def _seen_max(contract, name):
+    rule = _rule(contract, name)
+    return (rule.get("observed") or {}).get("max", rule.get("max"))
+
+
+def test_values_beyond_what_training_saw_are_served_and_counted(client, records, spec, contract,
+                                                                metric, caplog):  # fmt: skip
+    """A customer one month past the longest tenure seen is valid: served, counted, logged."""
+    number = next((n for n in spec.numeric if _seen_max(contract, n) is not None), None)
+    if number is None or not spec.categorical:
+        pytest.skip("schema.yaml has no numeric feature with a seen maximum, or no category")
+    category = spec.categorical[0]
+    record = {**records[0], number: _seen_max(contract, number) + 1, category: "unseen-category"}
+    single = client.post("/predict", json=record)
+    batch = client.post("/predict/batch", json={"records": [record, records[1], record]})
+    assert (single.status_code, batch.status_code) == (200, 200), (single.text, batch.text)
+    for column, kind in ((number, "above_observed_max"), (category, "unseen_category")):
+        counted = metric(client, "unexpected_values_total", column=column, kind=kind)
+        assert counted == 3, (column, kind)
+    assert any(number in r.getMessage() and "above_observed_max" in r.getMessage()
+               for r in caplog.records)  # fmt: skip

@@ -24,9 +24,27 @@ def test_infers_kinds_types_and_ranges():
         "id": "ignore", "plan": "categorical", "spend": "numeric", "visits": "numeric",
         "label": "target", "group": "sensitive",
     }  # fmt: skip
-    assert contract["columns"]["visits"] == {"dtype": "int", "nullable": False, "min": 0, "max": 7}
+    assert contract["columns"]["visits"] == {
+        "dtype": "int", "nullable": False, "min": 0, "observed": {"min": 0, "max": 7}
+    }  # fmt: skip
     assert contract["columns"]["spend"]["nullable"] is True
-    assert contract["columns"]["plan"]["allowed"] == ["a", "b"]
+    assert contract["columns"]["plan"] == {
+        "dtype": "str", "nullable": True, "observed": {"values": ["a", "b"]}
+    }  # fmt: skip
+    assert contract["columns"]["label"]["allowed"] == ["n", "y"]
+
+
+def test_only_what_cannot_be_is_a_hard_rule():
+    """Seen ranges and categories are expectations (`observed`); a hard minimum of 0 only
+    where nothing negative was seen."""
+    frame = small_frame().assign(change=[-2.0, 1.0, 0.5, 3.0])
+    contract, _ = infer_contract(frame, "label", ["group"], max_categories=10)
+    assert contract["columns"]["change"] == {
+        "dtype": "float", "nullable": False, "observed": {"min": -2.0, "max": 3.0}
+    }  # fmt: skip
+    assert contract["columns"]["group"] == {
+        "dtype": "str", "nullable": False, "observed": {"values": ["x", "z"]}
+    }  # fmt: skip
 
 
 def test_too_many_categories_are_ignored():

@@ -2,10 +2,15 @@
 
 The contract is data (YAML the user reviews and commits), not code, so `infer-schema`
 can write it and a reviewer can read a change to it in a pull request.
+
+Each column has hard rules (`dtype`, `nullable`, `unique`, `min`, `max`, `allowed`): what no
+valid value breaks (a negative count) or the model cannot take. Under `observed:` it has what
+the training data showed (`min`, `max`, seen `values`): a new value beyond them may be valid.
+Training's data check enforces both (`strict_rules`); the server rejects only hard violations
+and counts the others; drift reports both.
 """
 
 import pandas as pd
-import pandera.pandas as pa
 
 DTYPES = {"int": "int64", "float": "float64", "str": str}
 EXAMPLES_PER_CHECK = 5
@@ -22,12 +27,29 @@ def serving_contract(spec, contract):
             "sensitive": list(spec.sensitive), "rules": rules}  # fmt: skip
 
 
+def strict_rules(rule):
+    """A column's hard rules tightened by what was observed: what training's data must meet."""
+    observed = rule.get("observed") or {}
+    strict = {key: value for key, value in rule.items() if key != "observed"}
+    if "min" in observed:
+        strict["min"] = max(observed["min"], strict.get("min", observed["min"]))
+    if "max" in observed:
+        strict["max"] = min(observed["max"], strict.get("max", observed["max"]))
+    if "values" in observed and "allowed" not in strict:
+        strict["allowed"] = observed["values"]
+    return strict
+
+
 def pandera_schema(contract):
-    columns = {name: _column(spec) for name, spec in contract["columns"].items()}
+    import pandera.pandas as pa  # here, not at the top: the server and drift need no pandera
+
+    columns = {name: _column(strict_rules(spec)) for name, spec in contract["columns"].items()}
     return pa.DataFrameSchema(columns, strict=True, coerce=True)
 
 
 def _column(spec):
+    import pandera.pandas as pa
+
     checks = []
     if "min" in spec:
         checks.append(pa.Check.ge(spec["min"]))
@@ -49,6 +71,8 @@ def violations(frame, contract):
     min_rows = contract.get("min_rows", 1)
     if len(frame) < min_rows:
         found.append(_entry("<table>", f"at least {min_rows} rows", [], len(frame)))
+    import pandera.pandas as pa
+
     try:
         pandera_schema(contract).validate(frame, lazy=True)
     except pa.errors.SchemaErrors as error:

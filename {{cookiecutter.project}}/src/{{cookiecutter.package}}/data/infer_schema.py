@@ -23,30 +23,33 @@ def infer_contract(frame, target, sensitive, max_categories):
 
 
 def _infer_column(series, name, target, sensitive, max_categories):
+    """Hard rules (type, nulls, no negative values where none were seen, the target's labels)
+    and, under `observed`, the range and categories seen: a server serves new ones."""
     nullable = bool(series.isna().any())
     values = series.dropna()
-    if name == target or name in sensitive:
+    if name == target:
         allowed = sorted(values.astype(str).unique().tolist())
-        kind = "target" if name == target else "sensitive"
-        return kind, {"dtype": "str", "nullable": nullable and kind != "target", "allowed": allowed}
+        return "target", {"dtype": "str", "nullable": False, "allowed": allowed}
+    if name in sensitive:
+        seen = sorted(values.astype(str).unique().tolist())
+        return "sensitive", {"dtype": "str", "nullable": nullable, "observed": {"values": seen}}
     if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
         if _looks_like_id(values, len(series)):
             return "ignore", {"dtype": "int", "nullable": nullable, "unique": True}
         integral = bool((values == values.round()).all()) and not nullable
         low, high = values.min(), values.max()
         spec = {"dtype": "int" if integral else "float", "nullable": nullable}
-        spec.update(min=_number(low, integral), max=_number(high, integral))
+        if low >= 0:  # never negative in the data: taken as a quantity that cannot be
+            spec["min"] = 0
+        spec["observed"] = {"min": _number(low, integral), "max": _number(high, integral)}
         return "numeric", spec
     text = values.astype(str)
     if text.nunique() == len(series):
         return "ignore", {"dtype": "str", "nullable": nullable, "unique": True}
     if text.nunique() > max_categories:
         return "ignore", {"dtype": "str", "nullable": nullable}
-    return "categorical", {
-        "dtype": "str",
-        "nullable": nullable,
-        "allowed": sorted(text.unique().tolist()),
-    }
+    seen = sorted(text.unique().tolist())
+    return "categorical", {"dtype": "str", "nullable": nullable, "observed": {"values": seen}}
 
 
 def _looks_like_id(values, rows):
@@ -116,8 +119,11 @@ def _check_named_columns(frame, path, target, positive_class, sensitive):
 
 _SCHEMA_HEADER = """\
 # The data contract, checked by `validate-data` before anything trains.
-# Written by `infer-schema` from the data; review the ranges and allowed values,
-# tighten them where you know better, and commit this file.
+# Written by `infer-schema` from the data; review it and commit it.
+# Hard rules (dtype, nullable, min, max, allowed) hold for every valid value: the server
+# answers 422 to a request that breaks one. `observed` is what the training data showed:
+# the server serves a value beyond it and counts it (unexpected_values_total); training's
+# data check and the drift report hold data to both.
 """
 
 

@@ -21,6 +21,7 @@ import pyarrow.json as pa_json
 import pyarrow.parquet as pa_parquet
 
 from ..config import CliError, tracking_uri
+from ..data.contract import strict_rules
 from ..data.loading import data_hash
 
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
@@ -253,11 +254,12 @@ def _concat(frames, categorical):
 
 
 def contract_notes(frame, contract, names):
-    """Values outside schema.yaml (range, allowed, nulls): reported with the drift, not fatal,
-    because in production traffic they are exactly what a drift report should show."""
+    """Values outside schema.yaml (range, allowed, nulls, and what training observed):
+    reported with the drift, not fatal, because in production traffic they are exactly what a
+    drift report should show."""
     notes = {}
     for name in names:
-        spec, column = contract.get("columns", {}).get(name, {}), frame[name]
+        spec, column = strict_rules(contract.get("columns", {}).get(name, {})), frame[name]
         counts = {"null": 0 if spec.get("nullable", True) else int(column.isna().sum())}
         # numpy 2 compares float32 with a Python float in float32: 60.45 read is 60.45 allowed.
         if "min" in spec:

@@ -44,6 +44,10 @@ class Metrics:
             "predictions", "Scored records by model version and predicted class",
             ["model_version", "prediction"], registry=r,
         )  # fmt: skip
+        self.unexpected_values = Counter(
+            "unexpected_values", "Served values beyond what training observed (schema.yaml "
+            "observed): by column and kind", ["column", "kind"], registry=r,
+        )  # fmt: skip
         self.batch_rows = Histogram(
             "predict_batch_rows", "Records scored per predict call (micro-batch size)",
             buckets=ROW_BUCKETS, registry=r,

@@ -36,6 +36,12 @@ class RequestSchema:
         self.features = spec.features
         self.numeric = set(spec.numeric)
         self.rules = {name: contract["columns"].get(name) or {} for name in spec.features}
+        observed = {name: rule.get("observed") or {} for name, rule in self.rules.items()}
+        self._ranges = [(name, seen.get("min"), seen.get("max")) for name, seen in observed.items()
+                        if name in self.numeric and ("min" in seen or "max" in seen)]  # fmt: skip
+        # null is no category: a nullable column's missing values are not "unseen"
+        self._categories = [(name, {*map(str, seen["values"]), None, np.nan})
+                            for name, seen in observed.items() if "values" in seen]  # fmt: skip
         optional = [name for name in spec.sensitive if name not in self.features]
         self.columns = [*self.features, *optional]
         fields = {
@@ -78,13 +84,31 @@ class RequestSchema:
         record = {}
         for name in self.features:
             rule = self.rules[name]
-            if "allowed" in rule:
-                record[name] = str(rule["allowed"][0])
+            seen = rule.get("observed") or {}
+            if "allowed" in rule or "values" in seen:
+                record[name] = str((rule.get("allowed") or seen["values"])[0])
             elif name in self.numeric or rule.get("dtype") in ("int", "float"):
-                record[name] = float(rule.get("min", 0))
+                record[name] = float(rule.get("min", seen.get("min", 0)))
             else:
                 record[name] = "example"
         return record
+
+    def unexpected(self, frame):
+        """((column, kind), count) of the values beyond what training observed: served, but
+        counted. Cheap at any batch size: numpy compares, and a set of distinct categories."""
+        found = []
+        for name, low, high in self._ranges:
+            values = frame[name].to_numpy()  # NaN (null) compares false both ways
+            if low is not None and (count := int((values < low).sum())):
+                found.append(((name, "below_observed_min"), count))
+            if high is not None and (count := int((values > high).sum())):
+                found.append(((name, "above_observed_max"), count))
+        for name, seen in self._categories:
+            column = frame[name].to_numpy()
+            unseen = set(column.tolist()) - seen
+            if unseen:
+                found.append(((name, "unseen_category"), int(sum(v in unseen for v in column))))
+        return found
 
     def openapi_schemas(self):
         """JSON schemas of Record and BatchRequest for the OpenAPI document (/docs)."""

@@ -26,6 +26,7 @@ class Scorer:
         self.project_schema = request_schema(self.project_contract, self.max_batch_records)
         self.threshold = params["model"]["threshold"]
         self.metrics = Metrics()
+        self._noted = set()  # (version, column, kind) of unexpected values already logged
         self.model = None  # replaced whole, never changed in place: a swap is one assignment
         self.desired = None  # the version the source says to serve, as last asked
         self.problem = "the model is loading"  # why that is not being served; None: it is
@@ -63,13 +64,24 @@ class Scorer:
     def score(self, model, records):
         """Runs on the predict thread: one predict call for all these records. A request is
         scored by the version whose schema validated it, even if a swap landed meanwhile."""
-        scores = model.positive_scores(model.schema.frame(records)).tolist()
+        frame = model.schema.frame(records)
+        scores = model.positive_scores(frame).tolist()
+        for (column, kind), count in model.schema.unexpected(frame):
+            self._note_unexpected(model.version, column, kind, count)
         labels = model.labels
         predicted = [labels[score >= self.threshold] for score in scores]
         self.metrics.batch_rows.observe(len(records))
         for label in set(predicted):
             self.metrics.predictions.labels(model.version, label).inc(predicted.count(label))
         return model.version, scores, predicted
+
+    def _note_unexpected(self, version, column, kind, count):
+        """Served, counted, and logged the first time per version, column and kind."""
+        self.metrics.unexpected_values.labels(column, kind).inc(count)
+        if (version, column, kind) not in self._noted:
+            self._noted.add((version, column, kind))
+            log.warning("serving values of %r beyond what version %s was trained on (%s); "
+                        "counted in unexpected_values_total", column, version, kind)  # fmt: skip
 
     def _score_each(self, items):
         results = [None] * len(items)
