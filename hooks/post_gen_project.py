@@ -26,6 +26,23 @@ UNUSED = {
 }
 
 
+TASKS = ("binary_classification", "multiclass_classification", "regression")
+
+
+def pick_example_data():
+    """The template bundles one example CSV per task; the project keeps its task's, as the
+    dataset.csv that dataset.csv.dvc tracks (the binary one already has that name)."""
+    raw = Path("data/raw")
+    for task in TASKS:
+        path = raw / f"dataset.{task}.csv"
+        if not path.exists():
+            continue
+        if task == ANSWERS["task"] and ANSWERS["dataset"] == "example":
+            path.replace(raw / "dataset.csv")
+        else:
+            path.unlink()
+
+
 def prune_unused_files():
     for option, by_value in UNUSED.items():
         for relative in by_value.get(ANSWERS[option], []):
@@ -110,6 +127,7 @@ def print_next_steps():
 
 
 if __name__ == "__main__":
+    pick_example_data()
     prune_unused_files()
     record_template_source()
     init_git_repository()

@@ -14,8 +14,14 @@ ANSWERS = json.loads(r"""{{ cookiecutter | tojson }}""")
 EXAMPLE_COLUMNS = {
     "customer_id", "gender", "age_group", "tenure_months", "contract", "internet_service",
     "payment_method", "paperless_billing", "monthly_charges", "total_charges",
-    "support_calls", "churned",
+    "support_calls",
 }  # fmt: skip
+# The example data's target for each task (src/PACKAGE/data/example.py makes all three).
+EXAMPLE_TARGETS = {
+    "binary_classification": "churned",
+    "multiclass_classification": "next_plan",
+    "regression": "data_usage_gb",
+}
 PYTHON_VERSIONS = ("3.11", "3.12", "3.13")
 CRON = r"[0-9A-Za-z*/,-]+( [0-9A-Za-z*/,-]+){4}"  # five fields, nothing YAML could misread
 
@@ -51,10 +57,17 @@ def problems(answers):
     if not target:
         hint = "the label column of your CSV" if answers["dataset"] == "custom" else "churned"
         yield f"target_column is empty: type the column to predict ({hint})."
-    if not answers["positive_class"].strip():
+    task = answers["task"]
+    if task == "binary_classification" and not answers["positive_class"].strip():
         yield (
             "positive_class is empty: type the target value that counts as the positive class "
             "(for example yes)."
+        )
+    if task != "binary_classification" and answers["positive_class"].strip():
+        yield (
+            f"positive_class {answers['positive_class']!r} applies only to "
+            f"binary_classification: leave it empty for task={task}, or choose "
+            "task=binary_classification."
         )
     sensitive = sensitive_list(answers)
     if target and target in sensitive:
@@ -91,12 +104,14 @@ def problems(answers):
 
 
 def example_problems(answers, target, sensitive):
-    if target != "churned":
+    task = answers["task"]
+    wanted = EXAMPLE_TARGETS[task]
+    if target != wanted:
         yield (
-            f"target_column {target!r} is not a column of the example data: keep churned, "
-            "or choose dataset=custom for your own CSV."
+            f"target_column {target!r} is not the example data's target for task={task}: "
+            f"type {wanted}, or choose dataset=custom for your own CSV."
         )
-    if answers["positive_class"] != "yes":
+    if task == "binary_classification" and answers["positive_class"] != "yes":
         yield (
             "positive_class must be yes for the example data (its churned column holds yes/no): "
             "keep yes, or choose dataset=custom."

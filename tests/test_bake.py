@@ -57,7 +57,7 @@ COMMON = {
     "src/PKG/training/__init__.py", "src/PKG/training/evaluate.py",
     "src/PKG/training/fairness.py", "src/PKG/training/gates.py",
     "src/PKG/training/metrics_diff.py", "src/PKG/training/model_tests.py",
-    "src/PKG/training/register.py", "src/PKG/training/train.py",
+    "src/PKG/training/register.py", "src/PKG/training/task.py", "src/PKG/training/train.py",
     "src/PKG/serving/__init__.py", "src/PKG/serving/batching.py",
     "src/PKG/serving/build_image.py", "src/PKG/serving/load_test.py",
     "src/PKG/serving/metrics.py", "src/PKG/serving/model_source.py",

@@ -1,6 +1,7 @@
 """The pre-gen hook rejects bad answers with a sentence saying what to type; answers stay data."""
 
 import ast
+import hashlib
 import shutil
 import tomllib
 
@@ -21,7 +22,24 @@ BAD_ANSWERS = [
     ({"target_column": ""}, "target_column is empty"),
     ({"sensitive_features": "gender,churned"}, "sensitive_features includes the target 'churned'"),
     ({"sensitive_features": "gender,gender"}, "lists a column twice: type each column once"),
-    ({"target_column": "left"}, "is not a column of the example data: keep churned"),
+    (
+        {"target_column": "left"},
+        "is not the example data's target for task=binary_classification: type churned",
+    ),
+    ({"task": "regression", "target_column": "churned"}, "task=regression: type data_usage_gb"),
+    (
+        {"task": "regression", "positive_class": "yes"},
+        "positive_class 'yes' applies only to binary_classification: leave it empty for "
+        "task=regression",
+    ),
+    (
+        {"task": "multiclass_classification", "dataset": "custom", "positive_class": "gold"},
+        "applies only to binary_classification: leave it empty for task=multiclass_classification",
+    ),
+    (
+        {"task": "binary_classification", "dataset": "custom", "positive_class": ""},
+        "positive_class is empty: type the target value",
+    ),
     ({"sensitive_features": "race"}, "race are not columns of the example data"),
     ({"positive_class": "1"}, "positive_class must be yes for the example data"),
     ({"actions_repo": "just-a-name"}, "is not owner/name: type it like"),
@@ -57,6 +75,31 @@ def test_custom_dataset_takes_any_column_names(cookies):
     assert params["columns"]["target"] == "defaulted"
     assert params["columns"]["positive_class"] == "1"
     assert params["columns"]["sensitive"] == ["region"]
+
+
+@pytest.mark.parametrize(
+    "task, target, model, estimator",
+    [("binary_classification", "churned", "linear", "LogisticRegression"),
+     ("multiclass_classification", "next_plan", "random_forest", "RandomForestClassifier"),
+     ("regression", "data_usage_gb", "gradient_boosting", "HistGradientBoostingRegressor")],
+)  # fmt: skip
+def test_each_task_bakes_its_example_target_and_gates(cookies, task, target, model, estimator):
+    """The defaults follow the task: its example target, no positive class but for binary."""
+    result = cookies.bake(extra_context={"task": task, "model": model})
+    assert result.exit_code == 0, result.exception
+    project = result.project_path
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    assert params["task"] == task and params["columns"]["target"] == target
+    assert ("positive_class" in params["columns"]) == (task == "binary_classification")
+    header = (project / "data/raw/dataset.csv").read_text().split("\n", 1)[0].split(",")
+    assert header[-1] == target
+    assert list((project / "data/raw").glob("dataset.*.csv")) == []  # the other tasks' CSVs
+    contract = yaml.safe_load((project / "schema.yaml").read_text())
+    assert target in contract["columns"]
+    assert estimator in (project / "params.yaml").read_text()
+    tracked = yaml.safe_load((project / "data/raw/dataset.csv.dvc").read_text())["outs"][0]
+    data = (project / "data/raw/dataset.csv").read_bytes()
+    assert tracked["md5"] == hashlib.md5(data).hexdigest() and tracked["size"] == len(data)
 
 
 def test_quotes_and_backslashes_stay_data(cookies):

@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from tests.conftest import bake, break_example_data, make, run_in
-from tests.support.custom_data import make_loans
+from tests.support.custom_data import make_deliveries, make_loans, make_tickets
 
 pytestmark = pytest.mark.slow
 
@@ -80,12 +80,28 @@ def test_pipeline_is_reproducible_without_rework(trained_project):
     assert "Running stage" not in again.stdout
 
 
-@pytest.mark.parametrize("model", ["random_forest", "hist_gradient_boosting"])
-def test_other_models_pass_their_gates(tmp_path, model):
-    project = bake(tmp_path, model=model, deploy_target="kubernetes", license="Proprietary")
+# The full pipeline once per task and once per model family (binary + linear is the default
+# bake of `trained_project`), not for every combination: each run takes minutes.
+OTHER_TASKS = {
+    "multiclass_classification": ("random_forest", {"macro_f1", "log_loss", "min_class_recall"}),
+    "regression": ("gradient_boosting", {"rmse", "r2", "rmse_vs_baseline"}),
+}
+MODEL_TESTS = ("tests/unit", "tests/data", "tests/model")
+
+
+@pytest.mark.parametrize("task", OTHER_TASKS)
+def test_other_tasks_and_models_pass_their_gates(tmp_path, task):
+    model, metrics = OTHER_TASKS[task]
+    project = bake(tmp_path, task=task, model=model, deploy_target="kubernetes",
+                   license="Proprietary")  # fmt: skip
     make(project, "pipeline")
-    assert registered_versions(project, "churn-model")[0].tags["model_type"] == model
-    make(project, "test")
+    tags = registered_versions(project, "churn-model")[0].tags
+    assert tags["model_type"] == model and tags["task"] == task
+    assert {f"metric.{name}" for name in metrics} <= set(tags)
+    gates = yaml.safe_load((project / "reports/gates.json").read_text())
+    assert gates["passed"] and len(gates["gates"]) >= 10
+    run_in(project, "python", "-m", "pytest", *MODEL_TESTS)
+    make(project, "lint")
 
 
 def test_custom_dataset_end_to_end(tmp_path):
@@ -103,6 +119,36 @@ def test_custom_dataset_end_to_end(tmp_path):
     make(project, "pipeline")
     assert registered_versions(project, "loan-default")
     make(project, "lint", "test")
+
+
+def test_custom_multiclass_and_regression_end_to_end(tmp_path):
+    tickets = bake(tmp_path / "m", project="ticket-routing", task="multiclass_classification",
+                   dataset="custom", target_column="team", positive_class="",
+                   sensitive_features="country")  # fmt: skip
+    make_tickets(tickets / "data/raw/dataset.csv")
+    make(tickets, "schema")
+    contract = yaml.safe_load((tickets / "schema.yaml").read_text())
+    assert contract["columns"]["team"]["allowed"] == ["billing", "hardware", "software"]
+    assert "positive_class" not in yaml.safe_load((tickets / "params.yaml").read_text())["columns"]
+    make(tickets, "pipeline")
+    assert registered_versions(tickets, "ticket-routing")
+    run_in(tickets, "python", "-m", "pytest", *MODEL_TESTS)
+
+    deliveries = bake(tmp_path / "r", project="delivery-time", task="regression",
+                      dataset="custom", target_column="minutes", positive_class="",
+                      sensitive_features="driver_gender")  # fmt: skip
+    frame = make_deliveries(deliveries / "data/raw/dataset.csv")
+    frame.assign(minutes="late").to_csv(deliveries / "data/raw/dataset.csv", index=False)
+    refused = make(deliveries, "schema", check=False)
+    assert refused.returncode != 0
+    assert "The regression target 'minutes' must be a number in every row" in refused.stderr
+    frame.to_csv(deliveries / "data/raw/dataset.csv", index=False)
+    make(deliveries, "schema")
+    assert yaml.safe_load((deliveries / "schema.yaml").read_text())["columns"]["minutes"][
+        "dtype"] == "float"  # fmt: skip
+    make(deliveries, "pipeline")
+    assert registered_versions(deliveries, "delivery-time")
+    run_in(deliveries, "python", "-m", "pytest", *MODEL_TESTS)
 
 
 def test_corrupted_data_fails_with_a_report_and_registers_nothing(tmp_path):

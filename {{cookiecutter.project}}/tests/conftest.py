@@ -3,8 +3,9 @@
 import pytest
 
 from {{ cookiecutter.package }}.config import MODEL_FILE, columns, load_params, load_schema
-from {{ cookiecutter.package }}.data.loading import labels, load_dataset
-from {{ cookiecutter.package }}.training.evaluate import load_model, test_split
+from {{ cookiecutter.package }}.data.loading import load_dataset
+from {{ cookiecutter.package }}.training.evaluate import held_out, load_model
+from {{ cookiecutter.package }}.training.task import for_params
 
 
 @pytest.fixture(scope="session")
@@ -15,6 +16,12 @@ def params():
 @pytest.fixture(scope="session")
 def spec(params):
     return columns(params)
+
+
+@pytest.fixture(scope="session")
+def task(params, spec):
+    """What the task decides: metrics, gates, fairness gaps, model output (training/task.py)."""
+    return for_params(params, spec)
 
 
 @pytest.fixture(scope="session")
@@ -35,7 +42,17 @@ def model():
 
 
 @pytest.fixture(scope="session")
-def test_frame(params, spec):
-    """The held-out split as the model sees it (target removed) and its 0/1 labels."""
-    test_set = test_split(params)
-    return test_set.drop(columns=[spec.target]), labels(test_set, spec)
+def _held_out(params, spec):
+    return held_out(params, spec)
+
+
+@pytest.fixture(scope="session")
+def test_frame(_held_out):
+    """The held-out split as the model sees it (target removed) and its labels."""
+    return _held_out[0], _held_out[1]
+
+
+@pytest.fixture(scope="session")
+def train_labels(_held_out):
+    """The training split's labels (the baselines of multiclass and regression use them)."""
+    return _held_out[2]

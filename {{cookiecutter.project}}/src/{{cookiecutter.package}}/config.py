@@ -26,11 +26,12 @@ class CliError(Exception):
 @dataclass(frozen=True)
 class Columns:
     target: str
-    positive_class: str
+    positive_class: str | None  # binary_classification only
     numeric: list
     categorical: list
     sensitive: list
     ignore: list
+    task: str = "binary_classification"  # params.yaml `task`; training/task.py holds what follows
 
     @property
     def features(self):
@@ -53,11 +54,12 @@ def columns(params):
         )
     return Columns(
         target=spec["target"],
-        positive_class=str(spec["positive_class"]),
+        positive_class=None if spec.get("positive_class") is None else str(spec["positive_class"]),
         numeric=list(spec.get("numeric") or []),
         categorical=list(spec.get("categorical") or []),
         sensitive=list(spec.get("sensitive") or []),
         ignore=list(spec.get("ignore") or []),
+        task=params.get("task", "binary_classification"),
     )
 
 

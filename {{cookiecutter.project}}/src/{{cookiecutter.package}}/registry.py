@@ -1,5 +1,6 @@
 """The MLflow registry as every stage reaches it: the client, the tracking store, lineage tags."""
 
+import re
 import subprocess
 
 from .config import params_hash, tracking_uri
@@ -35,10 +36,17 @@ def lineage_tags(params, metrics, fairness):
         "data_hash": data_hash(params["data"]["path"]),
         "params_hash": params_hash(params),
         "model_type": params["model"]["type"],
+        "task": params.get("task", "binary_classification"),
         "gates": "passed",
     }
-    tags.update({f"metric.{name}": f"{value:.6f}" for name, value in metrics.items()})
+    tags.update({mlflow_name(f"metric.{k}"): f"{v:.6f}" for k, v in metrics.items()})
     for feature, summary in fairness.items():
-        for name in ("demographic_parity_difference", "equalized_odds_difference"):
-            tags[f"fairness.{feature}.{name}"] = f"{summary[name]:.6f}"
+        for name, gap in summary.items():  # the task's gaps (training/task.py, fairness_gaps)
+            if isinstance(gap, float):
+                tags[mlflow_name(f"fairness.{feature}.{name}")] = f"{gap:.6f}"
     return tags
+
+
+def mlflow_name(name):
+    """MLflow keys take letters, digits, _ - . / : and spaces; class names may hold others."""
+    return re.sub(r"[^\w\-./: ]", "_", name)

@@ -2,30 +2,23 @@
 
 import pytest
 
-from {{ cookiecutter.package }}.training.fairness import fairness_summary
-from {{ cookiecutter.package }}.training.gates import (
-    directional_gate,
-    fairness_gates,
-    invariance_gate,
-    performance_gate,
-    positive_scores,
-)
+from {{ cookiecutter.package }}.training.gates import directional_gate, invariance_gate
 
 pytestmark = pytest.mark.model
 
 
-def test_performance(model, test_frame, params):
+def test_performance(task, model, test_frame, train_labels, params):
     frame, y_true = test_frame
-    gate = performance_gate(model, frame, y_true, params["gates"])
-    assert gate.passed, gate.explain()
+    values = task.metrics(model, frame, y_true, train_labels)
+    failed = [g.explain() for g in task.performance_gates(values, params["gates"]) if not g.passed]
+    assert not failed, failed
 
 
-def test_fairness(model, test_frame, params, spec):
+def test_fairness(task, model, test_frame, params, spec):
     frame, y_true = test_frame
-    y_pred = (positive_scores(model, frame) >= params["model"]["threshold"]).astype(int)
-    summary = fairness_summary(frame, y_true, y_pred, spec.sensitive)
+    summary = task.fairness(frame, y_true, task.predicted(model, frame))
     assert set(summary) == set(spec.sensitive)
-    failed = [g.explain() for g in fairness_gates(summary, params["gates"]) if not g.passed]
+    failed = [g.explain() for g in task.fairness_gates(summary, params["gates"]) if not g.passed]
     assert not failed, failed
 
 
@@ -44,15 +37,17 @@ def pytest_generate_tests(metafunc):
             metafunc.parametrize(f"{kind}_check", checks or [pytest.param(None, id="none")])
 
 
-def test_invariance(model, test_frame, invariance_check):
+def test_invariance(task, model, test_frame, invariance_check):
     if invariance_check is None:
         pytest.skip("params.yaml declares no invariance checks")
-    gate = invariance_gate(model, test_frame[0], invariance_check[1], invariance_check[0])
+    index, check = invariance_check
+    gate = invariance_gate(task, model, test_frame[0], check, index)
     assert gate.passed, gate.explain()
 
 
-def test_directional(model, test_frame, directional_check):
+def test_directional(task, model, test_frame, directional_check):
     if directional_check is None:
         pytest.skip("params.yaml declares no directional expectations yet")
-    gate = directional_gate(model, test_frame[0], directional_check[1], directional_check[0])
+    index, check = directional_check
+    gate = directional_gate(task, model, test_frame[0], check, index)
     assert gate.passed, gate.explain()

@@ -4,12 +4,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from {{ cookiecutter.package }}.data.example import make_churn_data
+from {{ cookiecutter.package }}.data.example import make_churn_data, make_example
 
 
 def test_generator_rebuilds_the_bundled_csv(tmp_path, params):
     rebuilt = tmp_path / "dataset.csv"
-    make_churn_data().to_csv(rebuilt, index=False)
+    make_example().to_csv(rebuilt, index=False)
     assert rebuilt.read_bytes() == Path(params["data"]["path"]).read_bytes()
 
 
@@ -24,3 +24,20 @@ def test_churn_follows_the_documented_directions():
     assert (
         pd.api.types.is_float_dtype(frame["total_charges"]) and frame["total_charges"].isna().any()
     )
+
+
+def test_next_plan_follows_the_documented_directions():
+    frame = make_example("multiclass_classification", rows=20000, seed=1)
+    premium = frame["next_plan"].eq("premium")
+    assert premium[frame["internet_service"] == "fiber"].mean() > premium.mean()
+    assert premium[frame["support_calls"] >= 4].mean() < premium[frame["support_calls"] == 0].mean()
+    assert frame["next_plan"][frame["internet_service"] == "none"].eq("basic").mean() > 0.5
+
+
+def test_data_usage_follows_the_documented_directions():
+    frame = make_example("regression", rows=20000, seed=1)
+    usage = frame["data_usage_gb"]
+    assert (usage >= 0).all()
+    by_service = usage.groupby(frame["internet_service"]).mean()
+    assert by_service["fiber"] > by_service["dsl"] > by_service["none"]
+    assert usage.corr(frame["monthly_charges"]) > 0.5

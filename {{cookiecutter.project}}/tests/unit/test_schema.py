@@ -70,3 +70,26 @@ def test_only_the_columns_block_is_replaced():
     assert new.startswith("# keep me\ndata:\n  path: x.csv\n")
     assert "target: label" in new and "old" not in new
     assert new.endswith("model:\n  type: m # keep\n")
+
+
+def test_multiclass_target_gets_its_label_set():
+    frame = small_frame().assign(label=["gold", "silver", "bronze", "gold"])
+    contract, kinds = infer_contract(frame, "label", [], 10, "multiclass_classification")
+    assert kinds["label"] == "target"
+    assert contract["columns"]["label"]["allowed"] == ["bronze", "gold", "silver"]
+
+
+def test_regression_target_is_a_number_range():
+    frame = small_frame().assign(label=[1.5, 2, 30, 4])
+    contract, _ = infer_contract(frame, "label", [], 10, "regression")
+    assert contract["columns"]["label"] == {"dtype": "float", "nullable": False, "min": 1.5,
+                                            "max": 30.0}  # fmt: skip
+
+
+def test_non_numeric_regression_target_is_refused():
+    import pytest
+
+    from {{ cookiecutter.package }}.config import CliError
+
+    with pytest.raises(CliError, match="regression target 'label' must be a number in every row"):
+        infer_contract(small_frame(), "label", [], 10, "regression")

@@ -13,13 +13,30 @@ from ..reports import markdown_table, write_report
 from .loading import read_csv
 
 
-def infer_contract(frame, target, sensitive, max_categories):
+def infer_contract(frame, target, sensitive, max_categories, task="binary_classification"):
     contract, kinds = {"min_rows": 100, "columns": {}}, {}
     for name in frame.columns:
-        kind, spec = _infer_column(frame[name], name, target, sensitive, max_categories)
+        if name == target and task == "regression":
+            kind, spec = "target", _numeric_target(frame[name], name)
+        else:
+            kind, spec = _infer_column(frame[name], name, target, sensitive, max_categories)
         contract["columns"][name] = spec
         kinds[name] = kind
     return contract, kinds
+
+
+def _numeric_target(series, name):
+    """A regression target: numbers in every row (the label set is a range, not a list)."""
+    numbers = pd.to_numeric(series, errors="coerce")
+    bad = series[numbers.isna()]
+    if len(bad):
+        shown = ", ".join(repr(v) for v in bad.head(3).tolist())
+        raise CliError(
+            f"The regression target {name!r} must be a number in every row, but {len(bad)} "
+            f"row(s) hold {shown}: fix the data, or bake with a classification task."
+        )
+    return {"dtype": "float", "nullable": False,
+            "min": float(numbers.min()), "max": float(numbers.max())}  # fmt: skip
 
 
 def _infer_column(series, name, target, sensitive, max_categories):
@@ -62,9 +79,10 @@ def _number(value, integral):
 
 
 def column_lists(kinds, target, positive_class, sensitive):
+    """The `columns:` block; positive_class only for a binary task (None otherwise)."""
     return {
         "target": target,
-        "positive_class": positive_class,
+        **({} if positive_class is None else {"positive_class": positive_class}),
         "numeric": [name for name, kind in kinds.items() if kind == "numeric"],
         "categorical": [name for name, kind in kinds.items() if kind == "categorical"],
         "sensitive": list(sensitive),
@@ -83,14 +101,17 @@ def replace_columns_block(params_text, new_columns):
 
 def infer_schema(args):
     params = load_params()
-    spec = params["columns"]
+    spec, task = params["columns"], params.get("task", "binary_classification")
     target, sensitive = spec["target"], list(spec.get("sensitive") or [])
-    path = params["data"]["path"]
+    positive = None if task != "binary_classification" else str(spec.get("positive_class"))
+    path, max_categories = params["data"]["path"], params["data"]["max_categories"]
     frame = read_csv(path)
-    _check_named_columns(frame, path, target, str(spec["positive_class"]), sensitive)
-    contract, kinds = infer_contract(frame, target, sensitive, params["data"]["max_categories"])
+    _check_named_columns(frame, path, target, sensitive)
+    if task != "regression":
+        _check_classes(frame[target], target, task, positive, max_categories)
+    contract, kinds = infer_contract(frame, target, sensitive, max_categories, task)
     SCHEMA_FILE.write_text(_SCHEMA_HEADER + yaml.safe_dump(contract, sort_keys=False))
-    lists = column_lists(kinds, target, str(spec["positive_class"]), sensitive)
+    lists = column_lists(kinds, target, positive, sensitive)
     PARAMS_FILE.write_text(replace_columns_block(PARAMS_FILE.read_text(), lists))
     result = {"data": path, "rows": len(frame), "columns": kinds}
     rows = [(f"`{name}`", kind, contract["columns"][name]["dtype"]) for name, kind in kinds.items()]
@@ -101,7 +122,7 @@ def infer_schema(args):
     print(f"Wrote {SCHEMA_FILE} and the columns of {PARAMS_FILE} from {path}: review, then commit.")
 
 
-def _check_named_columns(frame, path, target, positive_class, sensitive):
+def _check_named_columns(frame, path, target, sensitive):
     known = ", ".join(frame.columns)
     for role, name in [("target", target)] + [("sensitive", name) for name in sensitive]:
         if name not in frame.columns:
@@ -109,11 +130,28 @@ def _check_named_columns(frame, path, target, positive_class, sensitive):
                 f"The {role} column {name!r} (params.yaml, columns) is not in {path}; "
                 f"its columns are: {known}. Fix the name in params.yaml and run it again."
             )
-    labels = sorted(frame[target].dropna().astype(str).unique())
-    if positive_class not in labels:
+
+
+def _check_classes(series, target, task, positive_class, max_categories):
+    """A classification target holds a few labels: two for binary (one of them positive)."""
+    labels = sorted(series.dropna().astype(str).unique())
+    shown = ", ".join(labels[:10]) + (", ..." if len(labels) > 10 else "")
+    if task == "binary_classification" and len(labels) != 2:
+        other = "multiclass_classification" if len(labels) > 2 else "another target"
+        raise CliError(
+            f"A binary_classification target holds two labels, but {target!r} holds "
+            f"{len(labels)} ({shown}): bake with task {other}, or fix the column."
+        )
+    if task == "binary_classification" and positive_class not in labels:
         raise CliError(
             f"The positive class {positive_class!r} (params.yaml, columns.positive_class) is not "
-            f"a value of {target!r}; its values are: {', '.join(labels)}."
+            f"a value of {target!r}; its values are: {shown}."
+        )
+    if task == "multiclass_classification" and not 2 <= len(labels) <= max_categories:
+        raise CliError(
+            f"A multiclass_classification target holds 2 to {max_categories} labels "
+            f"(data.max_categories), but {target!r} holds {len(labels)} ({shown}): "
+            "bake with task regression for a number, or fix the column."
         )
 
 

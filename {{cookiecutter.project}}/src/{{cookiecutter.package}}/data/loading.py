@@ -29,8 +29,22 @@ def load_dataset(params):
 
 
 def labels(frame, spec):
-    """The target as 0/1: 1 where it equals the positive class."""
-    return (frame[spec.target].astype(str) == spec.positive_class).astype(int)
+    """The target as the model learns it: 0/1 for a binary task (1 = the positive class), the
+    class names as text for a multiclass one, numbers for a regression."""
+    target = frame[spec.target]
+    if spec.task == "regression":
+        values = pd.to_numeric(target, errors="coerce")
+        bad = target[values.isna() & target.notna()]
+        if len(bad) or values.isna().any():
+            shown = bad.head(3).tolist() or ["(empty)"]
+            raise CliError(
+                f"The regression target {spec.target!r} must be a number in every row; it holds "
+                f"{', '.join(map(repr, shown))}: fix the data, or choose a classification task."
+            )
+        return values.astype(float)
+    if spec.task == "multiclass_classification":
+        return target.astype(str)
+    return (target.astype(str) == spec.positive_class).astype(int)
 
 
 def split(frame, params):
@@ -41,7 +55,7 @@ def split(frame, params):
         frame,
         test_size=params["data"]["test_size"],
         random_state=params["data"]["seed"],
-        stratify=labels(frame, spec),
+        stratify=None if spec.task == "regression" else labels(frame, spec),
     )
 
 

@@ -65,7 +65,7 @@ def regenerate_example(data_path):
         return False
     if importlib.util.find_spec(module) is None:
         return False
-    importlib.import_module(module).make_churn_data().to_csv(data_path, index=False)
+    importlib.import_module(module).make_example().to_csv(data_path, index=False)
     if md5_of(data_path) == recorded_md5(dvc_file):
         return True
     Path(data_path).unlink()

@@ -76,12 +76,12 @@ def known_answer(url, case):
     status, body = call(url, "/predict", case["record"])
     if status != 200:
         return check(name, False, f"POST /predict answered {status}: {body}")
-    got = body.get("prediction")
-    return check(
-        name,
-        str(got) == str(case["expect"]),
-        f"predicted {got!r}, expected {case['expect']!r} (score {body.get('score')})",
-    )
+    got, expect = body.get("prediction"), case["expect"]
+    if isinstance(expect, list):  # a regression: the value within [low, high]
+        passed = isinstance(got, int | float) and expect[0] <= got <= expect[1]
+        return check(name, passed, f"predicted {got!r}, expected within {expect}")
+    extra = {k: body[k] for k in ("score", "probabilities") if k in body}
+    return check(name, str(got) == str(expect), f"predicted {got!r}, expected {expect!r} {extra}")
 
 
 def latency_check(url, records, requests, max_p95_ms):

@@ -1,13 +1,12 @@
 """`evaluate`: metrics on the test split, fairness by group, and every gate in params.yaml."""
 
 import joblib
-from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score, roc_auc_score
 
 from ..config import MODEL_FILE, RUN_FILE, CliError, columns, load_params
 from ..data.loading import labels, load_dataset, split
 from ..reports import markdown_table, write_report
-from .fairness import fairness_summary
-from .gates import all_gates, failure_message, positive_scores
+from .gates import all_gates, failure_message
+from .task import for_params
 
 
 def load_model(path=MODEL_FILE):
@@ -16,34 +15,23 @@ def load_model(path=MODEL_FILE):
     return joblib.load(path)
 
 
-def test_split(params):
-    _, test_set = split(load_dataset(params), params)
-    return test_set
-
-
-def metrics(y_true, scores, threshold):
-    y_pred = (scores >= threshold).astype(int)
-    return {
-        "roc_auc": float(roc_auc_score(y_true, scores)),
-        "accuracy": float(accuracy_score(y_true, y_pred)),
-        "precision": float(precision_score(y_true, y_pred, zero_division=0)),
-        "recall": float(recall_score(y_true, y_pred, zero_division=0)),
-        "f1": float(f1_score(y_true, y_pred, zero_division=0)),
-    }
+def held_out(params, spec):
+    """(features of the test split, its labels, the training split's labels)."""
+    train_set, test_set = split(load_dataset(params), params)
+    frame = test_set.drop(columns=[spec.target])
+    return frame, labels(test_set, spec), labels(train_set, spec)
 
 
 def evaluate(args):
     del args
     params = load_params()
     spec = columns(params)
-    model, test_set = load_model(), test_split(params)
-    y_true, frame = labels(test_set, spec), test_set.drop(columns=[spec.target])
-    scores = positive_scores(model, frame)
-    threshold = params["model"]["threshold"]
-    scores_metrics = metrics(y_true, scores, threshold)
-    fairness = fairness_summary(frame, y_true, (scores >= threshold).astype(int), spec.sensitive)
-    gates = all_gates(model, frame, y_true, fairness, params["gates"])
-    write_report("metrics", scores_metrics, _metrics_markdown(scores_metrics, len(test_set)))
+    task, model = for_params(params, spec), load_model()
+    frame, y_true, y_train = held_out(params, spec)
+    scores_metrics = task.metrics(model, frame, y_true, y_train)
+    fairness = task.fairness(frame, y_true, task.predicted(model, frame))
+    gates = all_gates(task, model, frame, scores_metrics, fairness, params["gates"])
+    write_report("metrics", scores_metrics, _metrics_markdown(scores_metrics, len(frame)))
     write_report("fairness", fairness, _fairness_markdown(fairness))
     gate_rows = [gate.as_dict() for gate in gates]
     write_report("gates", {"passed": all(g.passed for g in gates), "gates": gate_rows},
@@ -52,7 +40,8 @@ def evaluate(args):
     failed = [gate for gate in gates if not gate.passed]
     if failed:
         raise CliError(failure_message(failed))
-    print(f"ROC AUC {scores_metrics['roc_auc']:.4f}; all {len(gates)} gates pass.")
+    headline, value = next(iter(scores_metrics.items()))
+    print(f"{headline} {value:.4f}; all {len(gates)} gates pass.")
 
 
 def _log_metrics(values):
@@ -61,12 +50,12 @@ def _log_metrics(values):
 
     import mlflow
 
-    from ..registry import use_tracking_store
+    from ..registry import mlflow_name, use_tracking_store
 
     if RUN_FILE.exists():
         use_tracking_store(load_params())
         with mlflow.start_run(run_id=json.loads(RUN_FILE.read_text())["run_id"]):
-            mlflow.log_metrics({f"test_{name}": value for name, value in values.items()})
+            mlflow.log_metrics({mlflow_name(f"test_{name}"): v for name, v in values.items()})
 
 
 def _metrics_markdown(values, rows):
@@ -77,18 +66,22 @@ def _metrics_markdown(values, rows):
 def _fairness_markdown(fairness):
     parts = ["## Fairness by group"]
     for feature, summary in fairness.items():
-        rows = [
-            (group, int(m["count"]), f"{m['selection_rate']:.3f}",
-             f"{m['true_positive_rate']:.3f}", f"{m['false_positive_rate']:.3f}")
-            for group, m in summary["by_group"].items()
-        ]  # fmt: skip
+        gaps = {k: v for k, v in summary.items() if isinstance(v, float)}
+        names = list(next(iter(summary["by_group"].values()), {}))
+        rows = [(group, *(_cell(n, m.get(n)) for n in names))
+                for group, m in summary["by_group"].items()]  # fmt: skip
         parts += [
             f"### {feature}",
-            f"Demographic parity difference {summary['demographic_parity_difference']:.4f}, "
-            f"equalized odds difference {summary['equalized_odds_difference']:.4f}.",
-            markdown_table(["group", "rows", "selection rate", "TPR", "FPR"], rows),
+            ", ".join(f"{k.replace('_', ' ')} {v:.4f}" for k, v in gaps.items()) + ".",
+            markdown_table(["group", *(n.replace("_", " ") for n in names)], rows),
         ]
     return "\n\n".join(parts)
+
+
+def _cell(name, value):
+    if value is None:  # e.g. recall in a group with no true rows of that class
+        return "-"
+    return str(int(value)) if name == "count" else f"{value:.3f}"
 
 
 def gates_markdown(gates):

@@ -4,9 +4,7 @@ import json
 
 import joblib
 from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
@@ -14,16 +12,12 @@ from ..config import MODEL_FILE, RUN_FILE, columns, load_params, load_schema, pa
 from ..data.contract import SERVING_CONTRACT, serving_contract
 from ..data.loading import labels, load_dataset, split
 from ..reports import write_report
-
-MODELS = {
-    "logistic_regression": LogisticRegression,
-    "random_forest": RandomForestClassifier,
-    "hist_gradient_boosting": HistGradientBoostingClassifier,
-}
+from .task import for_params
 
 
-def build_pipeline(spec, model):
-    """ColumnTransformer (impute, scale, one-hot) feeding the chosen estimator."""
+def build_pipeline(task, model):
+    """ColumnTransformer (impute, scale, one-hot) feeding the task's estimator of this type."""
+    spec = task.spec
     numeric = make_pipeline(SimpleImputer(strategy="median"), StandardScaler())
     categorical = make_pipeline(
         SimpleImputer(strategy="constant", fill_value="missing"),
@@ -33,7 +27,7 @@ def build_pipeline(spec, model):
         [("numeric", numeric, spec.numeric), ("categorical", categorical, spec.categorical)],
         remainder="drop",
     )
-    estimator = MODELS[model["type"]](**(model.get("params") or {}))
+    estimator = task.estimator(model)
     return Pipeline([("features", features), ("model", estimator)])
 
 
@@ -42,7 +36,7 @@ def train(args):
     params = load_params()
     spec = columns(params)
     train_set, _ = split(load_dataset(params), params)
-    pipeline = build_pipeline(spec, params["model"])
+    pipeline = build_pipeline(for_params(params, spec), params["model"])
     pipeline.fit(train_set[spec.features], labels(train_set, spec))
     MODEL_FILE.parent.mkdir(parents=True, exist_ok=True)
     joblib.dump(pipeline, MODEL_FILE)

@@ -1,0 +1,259 @@
+"""What depends on the task (params.yaml `task`): binary, multiclass or regression.
+
+The one home of each task's estimators, metrics, performance gates, fairness gaps, the model
+output that invariance and directional checks move, and the answer the server gives. Every
+stage asks `for_params(params)` instead of assuming two classes; later work (live outcomes,
+model cards, champion/challenger) reads the same metric names and directions from here.
+"""
+
+import re
+
+import numpy as np
+from sklearn import ensemble, linear_model, metrics
+
+from ..config import CliError
+from .gates import Gate
+
+TASKS = ("binary_classification", "multiclass_classification", "regression")
+
+
+class Task:
+    name = ""
+    estimators = {}  # model.type in params.yaml -> scikit-learn estimator class
+    lower_is_better = frozenset()  # metric names where smaller wins (errors, losses)
+    fairness_gaps = ()  # names of the per-feature gaps in the fairness summary
+
+    def __init__(self, spec, params):
+        self.spec, self.params = spec, params
+
+    def estimator(self, model):
+        if model["type"] not in self.estimators:
+            raise CliError(
+                f"model.type {model['type']!r} (params.yaml) is not a model of {self.name}: "
+                f"type one of {', '.join(self.estimators)}."
+            )
+        return self.estimators[model["type"]](**(model.get("params") or {}))
+
+    def better(self, metric, change):
+        """True when `change` (new minus old) of this metric is an improvement."""
+        return (change < 0) if _base_name(metric) in self.lower_is_better else (change > 0)
+
+    def fairness_gates(self, fairness, gates):
+        """One gate per sensitive feature and gap, each against `gates.max_<gap>`."""
+        found = []
+        for feature, summary in fairness.items():
+            for gap in self.fairness_gaps:
+                key = f"max_{gap}"
+                value, limit = summary[gap], gates[key]
+                detail = f"largest gap between {feature} groups, at most"
+                found.append(Gate(f"{gap}[{feature}]", value, limit, value <= limit, detail,
+                                  f"gates.{key}"))  # fmt: skip
+        return found
+
+
+class BinaryClassification(Task):
+    """Labels are 0/1 (1 = columns.positive_class); the model's output is the positive score."""
+
+    name = "binary_classification"
+    estimators = {
+        "linear": linear_model.LogisticRegression,
+        "random_forest": ensemble.RandomForestClassifier,
+        "gradient_boosting": ensemble.HistGradientBoostingClassifier,
+    }
+    fairness_gaps = ("demographic_parity_difference", "equalized_odds_difference")
+
+    def output(self, model, frame, check=None):
+        del check
+        return model.predict_proba(frame)[:, 1]
+
+    def predicted(self, model, frame):
+        return (self.output(model, frame) >= self.params["model"]["threshold"]).astype(int)
+
+    def metrics(self, model, frame, y_true, y_train):
+        del y_train
+        scores = self.output(model, frame)
+        y_pred = (scores >= self.params["model"]["threshold"]).astype(int)
+        return {
+            "roc_auc": float(metrics.roc_auc_score(y_true, scores)),
+            "accuracy": float(metrics.accuracy_score(y_true, y_pred)),
+            "precision": float(metrics.precision_score(y_true, y_pred, zero_division=0)),
+            "recall": float(metrics.recall_score(y_true, y_pred, zero_division=0)),
+            "f1": float(metrics.f1_score(y_true, y_pred, zero_division=0)),
+        }
+
+    def performance_gates(self, values, gates):
+        return [_at_least("roc_auc", values, gates, "min_roc_auc", "ROC AUC on the test split")]
+
+    def fairness(self, frame, y_true, y_pred):
+        from .fairness import binary_fairness
+
+        return binary_fairness(frame, y_true, y_pred, self.spec.sensitive)
+
+    def answers(self, model, frame, labels):
+        """Per record: the predicted label and the positive score."""
+        scores = self.output(model, frame).tolist()
+        threshold = self.params["model"]["threshold"]
+        return [{"prediction": labels[s >= threshold], "score": s} for s in scores]
+
+
+class MulticlassClassification(Task):
+    """Labels are the target's values as text; the output is the probability of a named class."""
+
+    name = "multiclass_classification"
+    estimators = {
+        "linear": linear_model.LogisticRegression,
+        "random_forest": ensemble.RandomForestClassifier,
+        "gradient_boosting": ensemble.HistGradientBoostingClassifier,
+    }
+    lower_is_better = frozenset({"log_loss", "baseline_log_loss"})
+    fairness_gaps = ("selection_rate_difference", "recall_difference")
+
+    def output(self, model, frame, check=None):
+        """Probability of `check["class"]`; of every class (rows x classes) when none is named."""
+        probabilities = model.predict_proba(frame)
+        wanted = (check or {}).get("class")
+        if wanted is None:
+            return probabilities
+        classes = [str(c) for c in model.classes_]
+        if str(wanted) not in classes:
+            raise CliError(
+                f"The class {wanted!r} named in a gate of params.yaml is not one the model "
+                f"knows: type one of {', '.join(classes)}."
+            )
+        return probabilities[:, classes.index(str(wanted))]
+
+    def predicted(self, model, frame):
+        return model.predict(frame).astype(str)
+
+    def metrics(self, model, frame, y_true, y_train):
+        probabilities = model.predict_proba(frame)
+        classes = [str(c) for c in model.classes_]
+        y_pred = np.asarray(classes)[probabilities.argmax(axis=1)]
+        shares = y_train.value_counts(normalize=True).reindex(classes, fill_value=0).to_numpy()
+        recalls = metrics.recall_score(y_true, y_pred, labels=classes, average=None,
+                                       zero_division=0)  # fmt: skip
+        values = {
+            "macro_f1": float(metrics.f1_score(y_true, y_pred, average="macro", zero_division=0)),
+            "log_loss": float(metrics.log_loss(y_true, probabilities, labels=classes)),
+            "baseline_log_loss": float(
+                metrics.log_loss(y_true, np.tile(shares, (len(y_true), 1)), labels=classes)
+            ),
+            "accuracy": float(metrics.accuracy_score(y_true, y_pred)),
+            "min_class_recall": float(recalls.min()),
+        }
+        values.update({f"recall.{c}": float(r) for c, r in zip(classes, recalls, strict=True)})
+        return values
+
+    def performance_gates(self, values, gates):
+        found = [
+            _at_least("macro_f1", values, gates, "min_macro_f1", "macro-averaged F1"),
+            _at_most("log_loss", values, gates, "max_log_loss",
+                     f"log loss (always predicting the class shares: "
+                     f"{values['baseline_log_loss']:.4f})"),
+        ]  # fmt: skip
+        minimum = gates["min_class_recall"]
+        for name in sorted(k for k in values if k.startswith("recall.")):
+            label, value = name.removeprefix("recall."), values[name]
+            detail = f"share of true {label} rows predicted {label}, at least"
+            found.append(Gate(f"recall[{label}]", value, minimum, value >= minimum, detail,
+                              "gates.min_class_recall"))  # fmt: skip
+        return found
+
+    def fairness(self, frame, y_true, y_pred):
+        from .fairness import multiclass_fairness
+
+        return multiclass_fairness(frame, y_true, y_pred, self.spec.sensitive)
+
+    def answers(self, model, frame, labels):
+        """Per record: the most likely class and every class's probability."""
+        del labels
+        classes = [str(c) for c in model.classes_]
+        return [
+            {"prediction": classes[int(np.argmax(row))],
+             "probabilities": dict(zip(classes, row, strict=True))}
+            for row in model.predict_proba(frame).tolist()
+        ]  # fmt: skip
+
+
+class Regression(Task):
+    """The target is a number; the output is the predicted value."""
+
+    name = "regression"
+    estimators = {
+        "linear": linear_model.Ridge,
+        "random_forest": ensemble.RandomForestRegressor,
+        "gradient_boosting": ensemble.HistGradientBoostingRegressor,
+    }
+    lower_is_better = frozenset({"rmse", "mae", "baseline_rmse", "rmse_vs_baseline"})
+    fairness_gaps = ("mae_difference", "mean_prediction_difference")
+
+    def output(self, model, frame, check=None):
+        del check
+        return model.predict(frame)
+
+    predicted = output
+
+    def metrics(self, model, frame, y_true, y_train):
+        y_pred = self.output(model, frame)
+        rmse = float(metrics.root_mean_squared_error(y_true, y_pred))
+        baseline = float(
+            metrics.root_mean_squared_error(y_true, np.full(len(y_true), y_train.mean()))
+        )
+        return {
+            "rmse": rmse,
+            "mae": float(metrics.mean_absolute_error(y_true, y_pred)),
+            "r2": float(metrics.r2_score(y_true, y_pred)),
+            "baseline_rmse": baseline,
+            "rmse_vs_baseline": rmse / baseline if baseline else float("inf"),
+        }
+
+    def performance_gates(self, values, gates):
+        rule = (f"RMSE over the RMSE of predicting the training mean "
+                f"({values['baseline_rmse']:.4f}), at most")  # fmt: skip
+        limit = gates["max_rmse_vs_baseline"]
+        value = values["rmse_vs_baseline"]
+        return [
+            Gate("rmse_vs_baseline", value, limit, value <= limit, rule,
+                 "gates.max_rmse_vs_baseline"),
+            _at_least("r2", values, gates, "min_r2", "R² on the test split"),
+        ]  # fmt: skip
+
+    def fairness(self, frame, y_true, y_pred):
+        from .fairness import regression_fairness
+
+        return regression_fairness(frame, y_true, y_pred, self.spec.sensitive)
+
+    def answers(self, model, frame, labels):
+        """Per record: the predicted value."""
+        del labels
+        return [{"prediction": value} for value in self.output(model, frame).tolist()]
+
+
+BY_NAME = {task.name: task for task in (BinaryClassification, MulticlassClassification, Regression)}
+
+
+def for_params(params, spec=None):
+    """The task of this project, from params.yaml `task` (binary_classification if absent)."""
+    from ..config import columns
+
+    spec = spec or columns(params)
+    if spec.task not in BY_NAME:
+        raise CliError(f"task {spec.task!r} (params.yaml) is not one of: {', '.join(TASKS)}.")
+    return BY_NAME[spec.task](spec, params)
+
+
+def _at_least(name, values, gates, key, what):
+    limit = gates[key]
+    return Gate(name, values[name], limit, values[name] >= limit, f"{what}, at least",
+                f"gates.{key}")  # fmt: skip
+
+
+def _at_most(name, values, gates, key, what):
+    limit = gates[key]
+    return Gate(name, values[name], limit, values[name] <= limit, f"{what}, at most",
+                f"gates.{key}")  # fmt: skip
+
+
+def _base_name(metric):
+    """`metric.recall.basic` -> `recall`; `log_loss` -> `log_loss`."""
+    return re.sub(r"^(metric|fairness)\.", "", metric).split(".")[0]
