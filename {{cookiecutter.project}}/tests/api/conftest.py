@@ -75,14 +75,20 @@ def records():
 
 
 @pytest.fixture
-def expected_scores(model, spec):
-    """What the pipeline itself scores for these records: the API must agree."""
+def expected_output(model, spec):
+    """What the pipeline itself makes of these records, read straight from scikit-learn: the
+    positive score (binary), every class's probability (multiclass) or the value (regression).
+    The API must agree."""
 
-    def scores(rows):
+    def output(rows):
         frame = pd.DataFrame(rows)[spec.features]
-        return model.predict_proba(frame.where(frame.notna(), np.nan))[:, 1]
+        frame = frame.where(frame.notna(), np.nan)
+        if spec.task == "regression":
+            return model.predict(frame)
+        probabilities = model.predict_proba(frame)
+        return probabilities[:, 1] if spec.task == "binary_classification" else probabilities
 
-    return scores
+    return output
 
 
 @pytest.fixture

@@ -10,13 +10,25 @@ from {{ cookiecutter.package }}.serving.model_source import RegistrySource, Serv
 
 
 class Constant:
-    """A stand-in pipeline that scores every row the same."""
+    """A stand-in pipeline that answers every row the same, for any task."""
+
+    classes_ = np.array(["no", "yes"])
 
     def __init__(self, score):
         self.score = score
 
     def predict_proba(self, frame):
         return np.tile([1 - self.score, self.score], (len(frame), 1))
+
+    def predict(self, frame):
+        return np.full(len(frame), self.score)
+
+
+def output(answer):
+    """The stand-in's number in the task's answer: the score, P(yes) or the value."""
+    if "score" in answer:
+        return answer["score"]
+    return answer["probabilities"]["yes"] if "probabilities" in answer else answer["prediction"]
 
 
 class FakeRegistry:
@@ -50,7 +62,7 @@ def test_moving_the_alias_swaps_the_model(serve_params, start_app, records, metr
     version = client.get("/version").json()
     assert (version["git_commit"], version["data_hash"]) == ("commit-2", "data-2")
     answer = client.post("/predict", json=records[0]).json()
-    assert (answer["model_version"], answer["score"]) == ("2", 0.9)
+    assert (answer["model_version"], output(answer)) == ("2", 0.9)
     assert metric(client, "model_swaps_total") == 2
     assert metric(client, "model_info", version="2") == 1
     assert metric(client, "model_info", version="1") == 0

@@ -12,28 +12,58 @@ from {{ cookiecutter.package }}.serving.prediction_log import SYNTHETIC
 from {{ cookiecutter.package }}.serving.serve import create_app
 
 
-def test_predict_scores_one_record_and_names_the_model_version(client, records, expected_scores,
-                                                               spec, params):  # fmt: skip
+def test_predict_answers_one_record_and_names_the_model_version(client, records, expected_output,
+                                                                spec, params, model):  # fmt: skip
     response = client.post("/predict", json=records[0])
     assert response.status_code == 200, response.text
     body = response.json()
-    assert set(body) == {"prediction", "score", "model_version"}
     assert body["model_version"] == "local"
-    assert body["score"] == pytest.approx(expected_scores(records[:1])[0], rel=1e-9)
-    positive = body["score"] >= params["model"]["threshold"]
-    assert (body["prediction"] == spec.positive_class) is positive
+    expected = expected_output(records[:1])[0]
+    if spec.task == "binary_classification":
+        assert set(body) == {"prediction", "score", "model_version"}
+        assert body["score"] == pytest.approx(expected, rel=1e-9)
+        positive = body["score"] >= params["model"]["threshold"]
+        assert (body["prediction"] == spec.positive_class) is positive
+    elif spec.task == "multiclass_classification":
+        assert set(body) == {"prediction", "probabilities", "model_version"}
+        classes = [str(c) for c in model.classes_]
+        assert list(body["probabilities"]) == classes
+        np.testing.assert_allclose(list(body["probabilities"].values()), expected, rtol=1e-9)
+        assert body["prediction"] == classes[int(np.argmax(expected))]
+    else:
+        assert set(body) == {"prediction", "model_version"}
+        assert body["prediction"] == pytest.approx(expected, rel=1e-9)
 
 
-def test_batch_answers_every_record_in_order(client, records, expected_scores, spec, params):
+def test_batch_answers_every_record_in_order(client, records, expected_output, spec, params):
     response = client.post("/predict/batch", json={"records": records})
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["model_version"] == "local"
-    np.testing.assert_allclose(body["scores"], expected_scores(records), rtol=1e-9)
-    threshold = params["model"]["threshold"]
-    assert [p == spec.positive_class for p in body["predictions"]] == [
-        s >= threshold for s in body["scores"]
-    ]
+    expected = expected_output(records)
+    if spec.task == "binary_classification":
+        np.testing.assert_allclose(body["scores"], expected, rtol=1e-9)
+        threshold = params["model"]["threshold"]
+        assert [p == spec.positive_class for p in body["predictions"]] == [
+            s >= threshold for s in body["scores"]
+        ]
+    elif spec.task == "multiclass_classification":
+        rows = [list(p.values()) for p in body["probabilities"]]
+        np.testing.assert_allclose(rows, expected, rtol=1e-9)
+        assert [list(p)[int(np.argmax(r))] for p, r in zip(body["probabilities"], rows,
+                strict=True)] == body["predictions"]  # fmt: skip
+    else:
+        np.testing.assert_allclose(body["predictions"], expected, rtol=1e-9)
+    assert len(body["predictions"]) == len(records)
+
+
+def test_docs_show_the_answer_of_the_task(client, spec):
+    document = client.get("/openapi.json").json()
+    answer = document["paths"]["/predict"]["post"]["responses"]["200"]["content"]
+    fields = set(answer["application/json"]["schema"]["properties"])
+    extra = {"binary_classification": {"score"}, "multiclass_classification": {"probabilities"},
+             "regression": set()}[spec.task]  # fmt: skip
+    assert fields == {"prediction", "model_version", *extra}
 
 
 def _nullable_features(spec, contract):
@@ -49,7 +79,7 @@ def test_a_nullable_column_may_be_null_or_left_out(client, records, spec, contra
     for record in (as_null, left_out):
         response = client.post("/predict", json=record)
         assert response.status_code == 200, response.text
-        assert response.json()["score"] == client.post("/predict", json=as_null).json()["score"]
+        assert response.json() == client.post("/predict", json=as_null).json()
 
 
 def test_sensitive_columns_are_accepted_but_optional(client, records, spec):
@@ -57,8 +87,8 @@ def test_sensitive_columns_are_accepted_but_optional(client, records, spec):
     if not optional:
         pytest.skip("no sensitive column outside the features")
     without = {k: v for k, v in records[0].items() if k not in optional}
-    scores = [client.post("/predict", json=r).json()["score"] for r in (records[0], without)]
-    assert scores[0] == scores[1]  # the model does not read them
+    answers = [client.post("/predict", json=r).json() for r in (records[0], without)]
+    assert answers[0] == answers[1]  # the model does not read them
 
 
 def test_concurrent_requests_share_predict_calls(model, serve_params, contract, records, metric):

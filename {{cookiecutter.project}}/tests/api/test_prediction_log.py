@@ -10,7 +10,7 @@ from {{ cookiecutter.package }}.config import MODEL_FILE, CliError
 from {{ cookiecutter.package }}.serving.model_source import PathSource
 from {{ cookiecutter.package }}.serving.prediction_log import SYNTHETIC, PredictionLog, log_path
 
-META = {"_ts", "_model_version", "_score", "_prediction"}
+META = {"_ts", "_model_version"}  # and the answer's fields, each prefixed by `_`
 
 
 def _lines(path):
@@ -26,7 +26,7 @@ def real_client(model, serve_params, start_app):
 
 
 def test_each_scored_record_is_a_json_line_with_its_prediction(
-    real_client, serve_params, records, wait_until, metric
+    real_client, serve_params, records, wait_until, metric, task
 ):
     client = real_client
     answers = [client.post("/predict", json=r).json() for r in records[:3]]
@@ -36,12 +36,13 @@ def test_each_scored_record_is_a_json_line_with_its_prediction(
     rows = _lines(Path(log))
     assert len(rows) == 8
     for row, record in zip(rows, records[:8], strict=True):
-        assert set(row) == set(record) | META
+        assert set(row) == set(record) | META | {f"_{key}" for key in task.answer_fields}
         assert {k: row[k] for k in record} == record
         assert datetime.fromisoformat(row["_ts"]).utcoffset().total_seconds() == 0
         assert row["_model_version"] == "local"
-    assert [r["_score"] for r in rows] == [a["score"] for a in answers] + batch["scores"]
-    assert [r["_prediction"] for r in rows[3:]] == batch["predictions"]
+    logged = [{key: row[f"_{key}"] for key in task.answer_fields} for row in rows]
+    assert logged[:3] == [{key: a[key] for key in task.answer_fields} for a in answers]
+    assert [r["prediction"] for r in logged[3:]] == batch["predictions"]
 
 
 def test_synthetic_traffic_is_not_logged(real_client, serve_params, records, wait_until, metric):
@@ -70,14 +71,14 @@ def test_each_environment_has_its_own_log_file():
 
 def test_sample_rate_zero_writes_nothing(tmp_path):
     log = PredictionLog(tmp_path / "p.jsonl", 0, 1000, 2).start()
-    log.add([{"a": 1}], "1", [0.5], ["yes"])
+    log.add([{"a": 1}], "1", [{"prediction": "yes", "score": 0.5}])
     log.close()
     assert not (tmp_path / "p.jsonl").exists()
 
 
 def test_sampling_keeps_about_the_configured_share(tmp_path):
     log = PredictionLog(tmp_path / "p.jsonl", 0.25, 10**8, 0).start()
-    log.add([{"a": i} for i in range(4000)], "1", [0.5] * 4000, ["yes"] * 4000)
+    log.add([{"a": i} for i in range(4000)], "1", [{"prediction": "yes"}] * 4000)
     log.close()
     assert 800 <= len(_lines(tmp_path / "p.jsonl")) <= 1200
 
@@ -86,7 +87,7 @@ def test_rotation_bounds_the_files(tmp_path):
     path = tmp_path / "predictions.jsonl"
     log = PredictionLog(path, 1.0, max_bytes=2000, backups=2).start()
     for batch in range(20):
-        log.add([{"a": batch, "b": "x" * 50}] * 10, "1", [0.5] * 10, ["yes"] * 10)
+        log.add([{"a": batch, "b": "x" * 50}] * 10, "1", [{"prediction": "yes"}] * 10)
     log.close()
     files = sorted(p.name for p in tmp_path.iterdir())
     assert files == ["predictions.jsonl", "predictions.jsonl.1", "predictions.jsonl.2"]
@@ -102,5 +103,5 @@ def test_a_full_queue_drops_and_counts_instead_of_blocking(tmp_path):
                         queue_batches=2)  # fmt: skip
     # The writer is not started: nothing drains the queue, as when the disk stalls.
     for _ in range(4):
-        log.add([{"a": 1}, {"a": 2}], "1", [0.1, 0.2], ["no", "no"])
+        log.add([{"a": 1}, {"a": 2}], "1", [{"prediction": "no"}] * 2)
     assert dropped == [2, 2]

@@ -12,7 +12,9 @@ import pytest
 
 from {{ cookiecutter.package }}.config import CliError, Columns
 from {{ cookiecutter.package }}.data.contract import serving_contract
+from {{ cookiecutter.package }}.data.loading import labels as target_labels
 from {{ cookiecutter.package }}.serving.model_source import RegistrySource, ServedModel
+from {{ cookiecutter.package }}.training.task import for_params
 from {{ cookiecutter.package }}.training.train import build_pipeline
 
 EXTRA = "extra_signal"  # the column version 2 adds
@@ -23,20 +25,21 @@ def versions(params, spec, contract, dataset):
     """Real pipelines: 1 the project's columns, 2 one more column, 3 one column less, 4 the
     pipeline of 2 logged with the contract of 1 (a version this server cannot serve)."""
     frame = dataset.assign(**{EXTRA: np.random.default_rng(0).uniform(0, 1, len(dataset))})
-    labels = (frame[spec.target].astype(str) == spec.positive_class).astype(int)
+    labels = target_labels(frame, spec)
     dropped = spec.numeric[-1]
 
     def with_numeric(numeric):
         return Columns(spec.target, spec.positive_class, numeric, spec.categorical,
-                       spec.sensitive, [])  # fmt: skip
+                       spec.sensitive, [], spec.task)  # fmt: skip
 
     specs = {"1": spec, "2": with_numeric([*spec.numeric, EXTRA]),
              "3": with_numeric(spec.numeric[:-1])}  # fmt: skip
     rules = {**contract["columns"], EXTRA: {"dtype": "float", "nullable": False, "min": 0}}
-    model = {"type": "logistic_regression", "params": {"max_iter": 500}}
+    linear = {} if spec.task == "regression" else {"max_iter": 500}
+    model = {"type": "linear", "params": linear}
     pipelines, contracts = {}, {}
     for version, columns in specs.items():
-        pipeline = build_pipeline(columns, model)
+        pipeline = build_pipeline(for_params(params, columns), model)
         pipelines[version] = pipeline.fit(frame[columns.features], labels)
         contracts[version] = serving_contract(columns, {"columns": rules})
     pipelines["4"], contracts["4"] = pipelines["2"], contracts["1"]

@@ -9,6 +9,7 @@ changed file is what deploys, so git records every promotion and a revert undoes
 
 from ..config import CliError, load_params
 from ..reports import markdown_table, write_report
+from ..training.task import BY_NAME, BinaryClassification
 from .desired_state import ENVIRONMENTS, deploy_file, load_deploy, pin, pinned_version
 
 LINEAGE = (
@@ -156,17 +157,17 @@ def comparison_tables(old, new, old_label, new_label):
     compares a new model with a deployed one (a promotion, a retraining) can show these.
     """
     rows_by_tag = comparison(old, new)
+    # The task decides which metrics are errors or losses (lower wins): training/task.py.
+    task = BY_NAME.get(new.get("task") or old.get("task"), BinaryClassification)
     parts = []
-    for title, prefix, lower_is_better in (
-        ("Metrics", "metric.", False),
-        ("Fairness gaps (lower is fairer)", "fairness.", True),
-    ):
+    for title, prefix in (("Metrics", "metric."), ("Fairness gaps (lower is fairer)", "fairness.")):
         rows = [
             (
                 f"`{key.removeprefix(prefix)}`",
                 _cell(row["old"]),
                 _cell(row["new"]),
-                _cell(row["change"], signed=True) + _verdict(row["change"], lower_is_better),
+                _cell(row["change"], signed=True)
+                + _verdict(row["change"], prefix == "fairness." or task.lower_wins(key)),
             )
             for key, row in rows_by_tag.items()
             if key.startswith(prefix)

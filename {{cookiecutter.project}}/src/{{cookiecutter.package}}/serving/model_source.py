@@ -37,11 +37,8 @@ class ServedModel:
     tags: dict = field(default_factory=dict)
     contract: dict | None = None  # None: the project's contract
     schema: object = None  # the request models; the server sets them from the contract
-    labels: dict | None = None  # score >= threshold -> label; set with the schema
+    labels: dict | None = None  # binary: score >= threshold -> label; set with the schema
     loaded_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
-
-    def positive_scores(self, frame):
-        return self.pipeline.predict_proba(frame)[:, 1]  # labels were 0/1, 1 = positive class
 
     def describe(self):
         return {

@@ -4,7 +4,8 @@ Format (the drift job reads it): one file per environment, `serve.prediction_log
 `{environment}` filled in (`logs/predictions-production.jsonl`), rotated to `.1`, `.2`, ...
 before it would pass `serve.log_max_bytes`, keeping `serve.log_backups` old files. One JSON
 object per line: every request column as a top-level key, plus `_ts` (ISO 8601, UTC),
-`_model_version`, `_score` (probability of the positive class) and `_prediction` (the label).
+`_model_version` and the answer with its keys prefixed by `_`: `_prediction` (the label or
+value) and, by task, `_score` (probability of the positive class) or `_probabilities`.
 
 Synthetic traffic (load tests, smoke tests, tests) sends `X-Synthetic-Traffic: 1` and is not
 written at all: a load test's burst would otherwise be read as a shift of the real traffic,
@@ -76,7 +77,7 @@ class PredictionLog:
             self._writer.start()
         return self
 
-    def add(self, records, version, scores, labels):
+    def add(self, records, version, answers):
         """Sample these scored records for the log; returns at once whatever the disk does."""
         if self.sample_rate <= 0:
             return
@@ -85,7 +86,7 @@ class PredictionLog:
         if not picked:
             return
         when = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        rows = [(records[i], scores[i], labels[i]) for i in picked]
+        rows = [(records[i], answers[i]) for i in picked]
         try:
             self._queue.put_nowait((when, version, rows))
         except queue.Full:
@@ -110,9 +111,9 @@ class PredictionLog:
                 out.flush()
 
     def _write(self, out, when, version, rows):
-        for record, score, label in rows:
-            line = {**record, "_ts": when, "_model_version": version, "_score": score,
-                    "_prediction": label}  # fmt: skip
+        for record, answer in rows:
+            line = {**record, "_ts": when, "_model_version": version,
+                    **{f"_{key}": value for key, value in answer.items()}}  # fmt: skip
             out.write(to_json(line) + b"\n")
         self.on_write(len(rows))
 

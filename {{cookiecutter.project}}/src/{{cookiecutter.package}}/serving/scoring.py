@@ -8,6 +8,7 @@ import logging
 
 from ..config import columns
 from ..data.contract import serving_contract
+from ..training.task import for_params
 from .batching import MicroBatcher
 from .metrics import Metrics
 from .prediction_log import PredictionLog, log_path
@@ -24,7 +25,7 @@ class Scorer:
         # For a model that carries no contract of its own (a bare .joblib file).
         self.project_contract = serving_contract(spec, contract)
         self.project_schema = request_schema(self.project_contract, self.max_batch_records)
-        self.threshold = params["model"]["threshold"]
+        self.task = for_params(params, spec)  # what an answer holds: training/task.py
         self.metrics = Metrics()
         self._noted = set()  # (version, column, kind) of unexpected values already logged
         self.model = None  # replaced whole, never changed in place: a swap is one assignment
@@ -46,34 +47,36 @@ class Scorer:
         return self.project_schema if self.model is None else self.model.schema
 
     async def score_one(self, model, record, log=True):
-        """(model version, score, predicted label) of one record that `model`'s schema
-        validated, scored with its neighbours; written to the prediction log unless log is
-        false (synthetic traffic)."""
-        version, score, label = await self.batcher.submit((model, record))
+        """(model version, answer) of one record that `model`'s schema validated, scored with
+        its neighbours; written to the prediction log unless log is false (synthetic
+        traffic). The answer is the task's: prediction and score, prediction and
+        probabilities, or the value (training/task.py)."""
+        version, answer = await self.batcher.submit((model, record))
         if log:
-            self.prediction_log.add([record], version, [score], [label])
-        return version, score, label
+            self.prediction_log.add([record], version, [answer])
+        return version, answer
 
     async def score_many(self, model, records, log=True):
-        """(model version, scores, predicted labels) of a whole batch request."""
-        version, scores, predicted = await self.batcher.run_on_thread(self.score, model, records)
+        """(model version, answers) of a whole batch request."""
+        version, answers = await self.batcher.run_on_thread(self.score, model, records)
         if log:
-            self.prediction_log.add(records, version, scores, predicted)
-        return version, scores, predicted
+            self.prediction_log.add(records, version, answers)
+        return version, answers
 
     def score(self, model, records):
         """Runs on the predict thread: one predict call for all these records. A request is
         scored by the version whose schema validated it, even if a swap landed meanwhile."""
         frame = model.schema.frame(records)
-        scores = model.positive_scores(frame).tolist()
+        answers = self.task.answers(model.pipeline, frame, model.labels)
         for (column, kind), count in model.schema.unexpected(frame):
             self._note_unexpected(model.version, column, kind, count)
-        labels = model.labels
-        predicted = [labels[score >= self.threshold] for score in scores]
         self.metrics.batch_rows.observe(len(records))
+        # A regression's values would make one time series each: they count as "value".
+        predicted = [a["prediction"] if isinstance(a["prediction"], str) else "value"
+                     for a in answers]  # fmt: skip
         for label in set(predicted):
             self.metrics.predictions.labels(model.version, label).inc(predicted.count(label))
-        return model.version, scores, predicted
+        return model.version, answers
 
     def _note_unexpected(self, version, column, kind, count):
         """Served, counted, and logged the first time per version, column and kind."""
@@ -87,9 +90,9 @@ class Scorer:
         results = [None] * len(items)
         for model in {id(model): model for model, _ in items}.values():  # one, but for a swap
             places = [i for i, (m, _) in enumerate(items) if m is model]
-            version, scores, predicted = self.score(model, [items[i][1] for i in places])
-            for i, score, label in zip(places, scores, predicted, strict=True):
-                results[i] = (version, score, label)
+            version, answers = self.score(model, [items[i][1] for i in places])
+            for i, answer in zip(places, answers, strict=True):
+                results[i] = (version, answer)
         return results
 
     @contextlib.asynccontextmanager
@@ -140,14 +143,15 @@ class Scorer:
         model = self.source.load(version)
         contract = self._contract_of(model)
         schema = request_schema(contract, self.max_batch_records)
+        labels = _class_labels(contract) if contract.get("positive_class") is not None else None
         try:
-            model.positive_scores(schema.frame([schema.example()]))
+            self.task.answers(model.pipeline, schema.frame([schema.example()]), labels)
         except Exception as error:
             raise RuntimeError(
                 f"it cannot score a record of its own contract (columns "
                 f"{', '.join(schema.features)}): {type(error).__name__}: {error}"
             ) from None
-        return dataclasses.replace(model, schema=schema, labels=_class_labels(contract))
+        return dataclasses.replace(model, schema=schema, labels=labels)
 
     def _contract_of(self, model):
         """The version's own contract; what it lacks (a signature has no target, no

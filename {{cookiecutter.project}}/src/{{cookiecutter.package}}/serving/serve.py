@@ -58,7 +58,10 @@ def _add_routes(app, scorer, settings):
     def not_ready():
         return _json({"detail": f"Not ready: {scorer.problem}."}, status_code=503)
 
-    @app.post("/predict", openapi_extra=_body("Record"), responses=_ok("Prediction"))
+    fields = scorer.task.answer_fields
+    responses = response_schemas(fields)
+
+    @app.post("/predict", openapi_extra=_body("Record"), responses=_ok(responses["Prediction"]))
     async def predict(request: Request):
         """Score one record: a flat JSON object of feature name to value."""
         body = await read_body(request, max_bytes, timeout)
@@ -66,10 +69,11 @@ def _add_routes(app, scorer, settings):
         if model is None:
             return not_ready()
         logged = not is_synthetic(request.headers)  # tests and load tests stay out of drift
-        version, score, label = await scorer.score_one(model, model.schema.record(body), logged)
-        return _json({"prediction": label, "score": score, "model_version": version})
+        version, answer = await scorer.score_one(model, model.schema.record(body), logged)
+        return _json({**answer, "model_version": version})
 
-    @app.post("/predict/batch", openapi_extra=_body("BatchRequest"), responses=_ok("Batch"))
+    @app.post("/predict/batch", openapi_extra=_body("BatchRequest"),
+              responses=_ok(responses["Batch"]))  # fmt: skip
     async def predict_batch(request: Request):
         """Score many records in one call; answers in the order of `records`."""
         body = await read_body(request, max_bytes, timeout)
@@ -78,8 +82,9 @@ def _add_routes(app, scorer, settings):
             return not_ready()
         records = await asyncio.to_thread(model.schema.batch, body)  # 10k: ~15 ms off the loop
         logged = not is_synthetic(request.headers)
-        version, scores, predicted = await scorer.score_many(model, records, logged)
-        return _json({"model_version": version, "predictions": predicted, "scores": scores})
+        version, answers = await scorer.score_many(model, records, logged)
+        columns = {BATCH_KEYS[key]: [answer[key] for answer in answers] for key in fields}
+        return _json({"model_version": version, **columns})
 
     @app.get("/health")
     async def health():
@@ -123,28 +128,24 @@ def _body(model):
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
-RESPONSES = {
-    "Prediction": {
-        "type": "object",
-        "properties": {
-            "prediction": {"type": "string"},
-            "score": {"type": "number"},
-            "model_version": {"type": "string"},
-        },
-    },
-    "Batch": {
-        "type": "object",
-        "properties": {
-            "model_version": {"type": "string"},
-            "predictions": {"type": "array", "items": {"type": "string"}},
-            "scores": {"type": "array", "items": {"type": "number"}},
-        },
-    },
-}
+# An answer's field -> its name in a batch answer, which lists each field over the records.
+BATCH_KEYS = {"prediction": "predictions", "score": "scores", "probabilities": "probabilities"}
 
 
-def _ok(name):
-    content = {"application/json": {"schema": RESPONSES[name]}}
+def response_schemas(fields):
+    """JSON schemas of the /predict and /predict/batch answers for the task's answer fields."""
+    version = {"model_version": {"type": "string"}}
+    batch = {BATCH_KEYS[key]: {"type": "array", "items": schema} for key, schema in fields.items()}
+    return {
+        "Prediction": {"type": "object", "properties": {**fields, **version},
+                       "required": [*fields, "model_version"]},
+        "Batch": {"type": "object", "properties": {**version, **batch},
+                  "required": ["model_version", *batch]},
+    }  # fmt: skip
+
+
+def _ok(schema):
+    content = {"application/json": {"schema": schema}}
     return {200: {"description": "Scored", "content": content}}
 
 

@@ -6,8 +6,6 @@ stage asks `for_params(params)` instead of assuming two classes; later work (liv
 model cards, champion/challenger) reads the same metric names and directions from here.
 """
 
-import re
-
 import numpy as np
 from sklearn import ensemble, linear_model, metrics
 
@@ -22,6 +20,7 @@ class Task:
     estimators = {}  # model.type in params.yaml -> scikit-learn estimator class
     lower_is_better = frozenset()  # metric names where smaller wins (errors, losses)
     fairness_gaps = ()  # names of the per-feature gaps in the fairness summary
+    answer_fields = {}  # what /predict answers for one record (JSON schema of each field)
 
     def __init__(self, spec, params):
         self.spec, self.params = spec, params
@@ -34,9 +33,10 @@ class Task:
             )
         return self.estimators[model["type"]](**(model.get("params") or {}))
 
-    def better(self, metric, change):
-        """True when `change` (new minus old) of this metric is an improvement."""
-        return (change < 0) if _base_name(metric) in self.lower_is_better else (change > 0)
+    @classmethod
+    def lower_wins(cls, metric):
+        """True for a metric where smaller is better (`log_loss`, `rmse`, `metric.mae`...)."""
+        return metric.removeprefix("metric.").split(".")[0] in cls.lower_is_better
 
     def fairness_gates(self, fairness, gates):
         """One gate per sensitive feature and gap, each against `gates.max_<gap>`."""
@@ -61,6 +61,7 @@ class BinaryClassification(Task):
         "gradient_boosting": ensemble.HistGradientBoostingClassifier,
     }
     fairness_gaps = ("demographic_parity_difference", "equalized_odds_difference")
+    answer_fields = {"prediction": {"type": "string"}, "score": {"type": "number"}}
 
     def output(self, model, frame, check=None):
         del check
@@ -107,6 +108,10 @@ class MulticlassClassification(Task):
     }
     lower_is_better = frozenset({"log_loss", "baseline_log_loss"})
     fairness_gaps = ("selection_rate_difference", "recall_difference")
+    answer_fields = {
+        "prediction": {"type": "string"},
+        "probabilities": {"type": "object", "additionalProperties": {"type": "number"}},
+    }
 
     def output(self, model, frame, check=None):
         """Probability of `check["class"]`; of every class (rows x classes) when none is named."""
@@ -186,6 +191,7 @@ class Regression(Task):
     }
     lower_is_better = frozenset({"rmse", "mae", "baseline_rmse", "rmse_vs_baseline"})
     fairness_gaps = ("mae_difference", "mean_prediction_difference")
+    answer_fields = {"prediction": {"type": "number"}}
 
     def output(self, model, frame, check=None):
         del check
@@ -253,7 +259,3 @@ def _at_most(name, values, gates, key, what):
     return Gate(name, values[name], limit, values[name] <= limit, f"{what}, at most",
                 f"gates.{key}")  # fmt: skip
 
-
-def _base_name(metric):
-    """`metric.recall.basic` -> `recall`; `log_loss` -> `log_loss`."""
-    return re.sub(r"^(metric|fairness)\.", "", metric).split(".")[0]
