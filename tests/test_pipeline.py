@@ -1,12 +1,19 @@
 """End to end in the shared environment: bake, `make pipeline`, the generated tests, failures."""
 
+import json
+import os
 import shutil
+import signal
+import subprocess
+import time
+import urllib.request
 
 import pytest
 import yaml
 
-from tests.conftest import bake, break_example_data, make, run_in
+from tests.conftest import VENV, bake, break_example_data, make, project_env, run_in
 from tests.support.custom_data import make_deliveries, make_loans, make_tickets
+from tests.support.mlflow_server import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -102,6 +109,43 @@ def test_other_tasks_and_models_pass_their_gates(tmp_path, task):
     assert gates["passed"] and len(gates["gates"]) >= 10
     run_in(project, "python", "-m", "pytest", *MODEL_TESTS)
     make(project, "lint")
+    answer = served_answer(project)
+    if task == "regression":
+        assert set(answer) == {"prediction", "model_version"}
+        assert 200 <= answer["prediction"] <= 380  # the smoke case of a heavy data user
+    else:
+        assert set(answer) == {"prediction", "probabilities", "model_version"}
+        assert set(answer["probabilities"]) == {"basic", "standard", "premium"}
+        assert answer["prediction"] == "premium"
+
+
+def served_answer(project):
+    """`make serve` on a free port, then /predict of the first smoke case: the answer."""
+    port = free_port()
+    record = yaml.safe_load((project / "deploy/smoke-cases.yaml").read_text())["cases"][0]
+    server = subprocess.Popen(
+        ["make", "--no-print-directory", "serve", f"VENV={VENV}"],
+        cwd=project, env={**project_env(project), "PORT": str(port)}, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(url + "/ready", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                assert time.monotonic() < deadline and server.poll() is None, "no /ready"
+                time.sleep(0.5)
+        request = urllib.request.Request(url + "/predict", json.dumps(record["record"]).encode(),
+                                         {"Content-Type": "application/json"})  # fmt: skip
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.loads(response.read())
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
 
 
 def test_custom_dataset_end_to_end(tmp_path):

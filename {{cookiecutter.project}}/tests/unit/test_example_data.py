@@ -30,7 +30,9 @@ def test_next_plan_follows_the_documented_directions():
     frame = make_example("multiclass_classification", rows=20000, seed=1)
     premium = frame["next_plan"].eq("premium")
     assert premium[frame["internet_service"] == "fiber"].mean() > premium.mean()
-    assert premium[frame["support_calls"] >= 4].mean() < premium[frame["support_calls"] == 0].mean()
+    fiber = frame[frame["internet_service"] == "fiber"]  # fiber users also call support more
+    assert premium[fiber.index[fiber["support_calls"] >= 4]].mean() < premium[
+        fiber.index[fiber["support_calls"] == 0]].mean()  # fmt: skip
     assert frame["next_plan"][frame["internet_service"] == "none"].eq("basic").mean() > 0.5
 
 

@@ -258,4 +258,3 @@ def _at_most(name, values, gates, key, what):
     limit = gates[key]
     return Gate(name, values[name], limit, values[name] <= limit, f"{what}, at most",
                 f"gates.{key}")  # fmt: skip
-
