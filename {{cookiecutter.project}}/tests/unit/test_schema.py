@@ -82,8 +82,8 @@ def test_multiclass_target_gets_its_label_set():
 def test_regression_target_is_a_number_range():
     frame = small_frame().assign(label=[1.5, 2, 30, 4])
     contract, _ = infer_contract(frame, "label", [], 10, "regression")
-    assert contract["columns"]["label"] == {"dtype": "float", "nullable": False, "min": 1.5,
-                                            "max": 30.0}  # fmt: skip
+    assert contract["columns"]["label"] == {"dtype": "float", "nullable": False, "min": 0,
+                                            "observed": {"min": 1.5, "max": 30.0}}  # fmt: skip
 
 
 def test_non_numeric_regression_target_is_refused():

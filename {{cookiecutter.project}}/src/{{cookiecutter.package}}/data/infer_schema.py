@@ -35,8 +35,11 @@ def _numeric_target(series, name):
             f"The regression target {name!r} must be a number in every row, but {len(bad)} "
             f"row(s) hold {shown}: fix the data, or bake with a classification task."
         )
-    return {"dtype": "float", "nullable": False,
-            "min": float(numbers.min()), "max": float(numbers.max())}  # fmt: skip
+    low, high = float(numbers.min()), float(numbers.max())
+    spec = {"dtype": "float", "nullable": False}
+    if low >= 0:  # as for a numeric feature: never negative in the data, taken as a quantity
+        spec["min"] = 0
+    return {**spec, "observed": {"min": low, "max": high}}
 
 
 def _infer_column(series, name, target, sensitive, max_categories):
