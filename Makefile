@@ -26,11 +26,16 @@ $(STAMP): requirements-dev.txt $(LOCK) tests/support/package-lock.json
 	npm ci --silent --prefix tests/support
 	touch $@
 
-demo: ## bake the default project into build/churn-model; run its setup, pipeline and tests
-	$(MAKE) venv
+# The demo commits the bake with its pipeline's results before registering, so version 1's
+# lineage names a real commit (registering first would record `uncommitted`).
+demo: venv ## bake the default project into build/churn-model; set up, train, commit, register, test
 	rm -rf $(DEMO_DIR)
 	cookiecutter --no-input --output-dir $(dir $(DEMO_DIR)) .
-	$(MAKE) -C $(DEMO_DIR) setup pipeline test
+	$(MAKE) -C $(DEMO_DIR) setup
+	cd $(DEMO_DIR) && PATH="$$PWD/.venv/bin:$$PATH" dvc repro
+	git -C $(DEMO_DIR) add -A
+	git -C $(DEMO_DIR) commit --quiet -m "Start from cookiecutter-mlops-gitops (trained)"
+	$(MAKE) -C $(DEMO_DIR) register test
 
 test: ## every test of the template, slow ones included (what CI runs)
 	bash .ci/system-deps

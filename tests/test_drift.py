@@ -231,7 +231,11 @@ def test_known_shift_flags_those_columns_and_opens_then_updates_one_pull_request
     assert {"data/raw/dataset.csv.dvc", "dvc.lock", "reports/metrics.json"} <= set(changed)
     assert "Retrain on drifted data: 2000 new rows" in git(project, "log", "-1", "--format=%s",
                                                            pushed)  # fmt: skip
-    assert len(pd.read_csv(project / "data/raw/dataset.csv")) == 5000 + 2000
+    # retrain leaves the user where they started: on main, its data checked out, nothing changed.
+    assert git(project, "symbolic-ref", "--short", "HEAD") == "main"
+    assert git(project, "status", "--porcelain") == ""
+    assert "up to date" in run_in(project, "dvc", "status", "data/raw/dataset.csv.dvc").stdout
+    assert len(pd.read_csv(project / "data/raw/dataset.csv")) == 5000
 
     # One pull request, labelled, with the drift summary, metrics and fairness.
     assert len(requests(fake_github, "POST", "/pulls")) == 1
@@ -250,6 +254,9 @@ def test_known_shift_flags_those_columns_and_opens_then_updates_one_pull_request
 
     # On the branch the workspace holds the new data, yet the reference stays the
     # production model's: from DVC's cache, or fetched by DVC at its commit.
+    git(project, "checkout", "-q", BRANCH)
+    run_in(project, "dvc", "checkout", "--quiet", "data/raw/dataset.csv.dvc")
+    assert len(pd.read_csv(project / "data/raw/dataset.csv")) == 5000 + 2000
     again = run_in(project, "python", "-m", PACKAGE, "drift", "--current",
                    str(inputs / "shifted.csv"), check=False)  # fmt: skip
     assert again.returncode == 3, again.stderr

@@ -39,10 +39,7 @@ def deploy(args):
     name = checked_model_name(settings, env)
     version = pinned_version(settings)
     if version is None:
-        raise CliError(
-            f"{deploy_file(env)} pins no model version yet (model.version is null): set it to a "
-            "registered version, or let cd.yml pin staging after a merge to main."
-        )
+        raise CliError(f"{deploy_file(env)} pins no model version yet: {PIN_FIRST[env]}")
     registry = client()
     check_deployable(registry, name, version, env)
     previous = alias_version(registry, name, env)
@@ -132,6 +129,15 @@ def failure_reason(error):
     if isinstance(error, SystemExit):
         return f"stopped by sys.exit({error.code!r})"
     return repr(error)
+
+
+# What pins a version in each deploy file; the files themselves are not edited by hand.
+PIN_FIRST = {
+    "staging": "`make promote FROM=candidate TO=staging` pins the version `make pipeline` "
+    "registered (cd.yml does the same after each merge to main), then deploy again.",
+    "production": "`make promote` pins the version staging runs (deploy staging first), then "
+    "deploy again.",
+}
 
 
 def checked_model_name(settings, env):

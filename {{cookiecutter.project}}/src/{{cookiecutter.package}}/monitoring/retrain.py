@@ -8,6 +8,8 @@ still hold true labels, so the model learns the new regime without forgetting th
 and the test split keeps both. `--push` then runs `dvc push` (the PR's CI pulls the new
 data from the DVC remote) and force-pushes the branch. The body, reports/retrain.md, holds the
 drift summary and the new metrics and fairness gaps against the version in production.
+Then it returns to the branch it started from, with that branch's data checked out: the
+retraining branch is for the pull request, not for working on.
 
 It refuses, and makes no branch, when reports/drift.json says no drift, when the new rows lack
 labels or break the data contract, or when the working tree has uncommitted changes.
@@ -42,6 +44,7 @@ def retrain(args):
         print("reports/drift.json found no drift: no retraining branch was made.")
         return
     require_clean_start(args.branch)
+    start = current_branch()
     contract, data_path = load_schema(), Path(params["data"]["path"])
     sources = [args.new_data] if args.new_data else drift["current"]["files"]
     new_rows = labelled_rows(sources, contract, columns(params).target)
@@ -57,11 +60,13 @@ def retrain(args):
     if args.push:
         run_tool("dvc", "push")
         git("push", "--force", args.remote, f"HEAD:refs/heads/{args.branch}")
+    return_to(start, data_path)
     result = {"branch": args.branch, "commit": commit, "rows_added": len(new_rows),
               "rows_total": len(combined), "pushed": args.push, "base": args.base}  # fmt: skip
     write_report("retrain", result, body)
     print(f"Branch {args.branch} at {commit[:12]}: {len(new_rows)} rows appended to {data_path}, "
-          f"retrained; pull request body in {REPORTS_DIR / 'retrain.md'}.")  # fmt: skip
+          f"retrained; pull request body in {REPORTS_DIR / 'retrain.md'}. Back on {start}, "
+          "its data checked out.")  # fmt: skip
 
 
 # -- the new rows ----------------------------------------------------------------------------------
@@ -160,6 +165,21 @@ def require_clean_start(branch):
             "The working tree has uncommitted changes; the retraining branch must start from a "
             f"commit. Commit or stash them first:\n{changed}"
         )
+
+
+def current_branch():
+    """The branch checked out (or the commit, when HEAD is detached as in CI)."""
+    branch = subprocess.run(["git", "symbolic-ref", "--short", "-q", "HEAD"],
+                            capture_output=True, text=True).stdout.strip()  # fmt: skip
+    return branch or git("rev-parse", "HEAD")
+
+
+def return_to(start, data_path):
+    """Back to where retrain started: its commit, and its data from the DVC cache (where
+    keep_in_dvc_cache put it). Pipeline outputs follow when the cache holds them too."""
+    git("checkout", "--quiet", start)
+    run_tool("dvc", "checkout", "--quiet", f"{data_path}.dvc")
+    subprocess.run(["dvc", "checkout", "--quiet"], capture_output=True)  # best effort: models/
 
 
 def keep_in_dvc_cache(data_path):

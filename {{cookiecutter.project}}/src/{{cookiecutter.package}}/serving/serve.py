@@ -15,7 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from pydantic_core import to_json
 
-from ..config import PARAMS_FILE, load_params, load_schema
+from ..config import PARAMS_FILE, CliError, load_params, load_schema
 from .metrics import MetricsMiddleware
 from .model_source import PathSource, RegistrySource
 from .prediction_log import is_synthetic
@@ -181,8 +181,29 @@ def serve(args):
     source = source_from(args, params)
     source.latest_version()  # fail now, with a reason, when there is no such model
     app = create_app(source, params, load_schema(), args.environment)
+    sock = listening_socket(args.host, args.port)
     print(f"Serving {source} on http://{args.host}:{args.port} (docs at /docs)", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, access_log=False, log_level="warning")
+    config = uvicorn.Config(app, access_log=False, log_level="warning")
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def listening_socket(host, port):
+    """Bind and listen before saying where we serve, so a port in use is the only message."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn: quick restarts
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        raise CliError(
+            f"Cannot listen on {host}:{port} ({error.strerror}): another process serves there; "
+            "stop it or pick another port (PORT=8080 make serve, or --port)."
+        ) from None
+    sock.listen(2048)
+    return sock
 
 
 def add_arguments(parser):
