@@ -143,6 +143,7 @@ def test_serve_says_where_only_once_listening_and_logs_a_load_at_info(trained_pr
 
 
 @pytest.mark.slow
+@pytest.mark.network  # the demo's venv installs the lock from the package index
 def test_make_demo_registers_from_a_commit(tmp_path):
     """The root `make demo` as a newcomer runs it (its own venv from the lock, with uv), with
     the project written to a temporary folder; the shared test venv stands in for `make venv`."""
