@@ -54,6 +54,12 @@ CASES = {
     "number as text": (_numeric, lambda r, c, rule: r.update({c: "7"}), {"float_type"}),
     "boolean for a number": (_numeric, lambda r, c, rule: r.update({c: True}), {"float_type"}),
     "fraction for an integer": (_integer, lambda r, c, rule: r.update({c: 2.5}), {"multiple_of"}),
+    # pydantic's multiple_of lets floats within 1e-9 of a whole number pass (schemathesis found it)
+    "tiny fraction for an integer": (
+        _integer,
+        lambda r, c, rule: r.update({c: 1e-10}),
+        {"multiple_of"},
+    ),
     "unknown category": (
         _categorical,
         lambda r, c, rule: r.update({c: "no-such-category"}),

@@ -12,7 +12,7 @@ import logging
 import os
 
 from fastapi import FastAPI, Request
-from fastapi.responses import Response
+from fastapi.responses import PlainTextResponse, Response
 from pydantic_core import to_json
 
 from ..config import PARAMS_FILE, CliError, load_params, load_schema
@@ -91,7 +91,7 @@ def _add_routes(app, scorer, settings):
         """The process is up (it may still be loading the model: see /ready)."""
         return {"status": "ok"}
 
-    @app.get("/ready")
+    @app.get("/ready", responses={503: {"description": PROBLEMS[503]}})
     async def ready():
         """200 once a model is loaded and requests can be scored (status `degraded`, with the
         reason, when it is not the version that should be served); 503 until then."""
@@ -99,7 +99,7 @@ def _add_routes(app, scorer, settings):
             return not_ready()
         return {"model_version": scorer.model.version, **_status(scorer)}
 
-    @app.get("/version")
+    @app.get("/version", responses={503: {"description": PROBLEMS[503]}})
     async def version():
         """The served model (name, version, alias, lineage), the version that should be
         served, and why they differ."""
@@ -107,8 +107,9 @@ def _add_routes(app, scorer, settings):
             return not_ready()
         return {**scorer.model.describe(), "desired_version": scorer.desired, **_status(scorer)}
 
-    @app.get("/metrics")
+    @app.get("/metrics", response_class=PlainTextResponse)
     async def prometheus_metrics():
+        """Prometheus text format."""
         return Response(scorer.metrics.render(), media_type=scorer.metrics.content_type)
 
 
@@ -144,9 +145,23 @@ def response_schemas(fields):
     }  # fmt: skip
 
 
+PROBLEMS = {
+    400: "The body is not UTF-8",
+    408: "The body did not arrive within serve.body_timeout_seconds",
+    413: "The body is larger than serve.max_body_bytes",
+    422: "A field breaks the contract: `detail` names it (the first ten; `error_count` all)",
+    503: "No model is loaded yet",
+}
+
+
 def _ok(schema):
+    """The answers of a scoring endpoint, errors included, for /docs and API clients."""
     content = {"application/json": {"schema": schema}}
-    return {200: {"description": "Scored", "content": content}}
+    answers = {200: {"description": "Scored", "content": content}}
+    detail = {"type": "object", "properties": {"detail": {}, "error_count": {"type": "integer"}}}
+    problem = {"application/json": {"schema": detail}}
+    return answers | {code: {"description": text, "content": problem}
+                      for code, text in PROBLEMS.items()}  # fmt: skip
 
 
 def _add_request_schemas(app, scorer):

@@ -1,0 +1,61 @@
+"""schemathesis against the generated server's own OpenAPI document: over 1,000 generated
+cases on each scoring endpoint (valid and invalid bodies, coverage then fuzzing phases), every
+check schemathesis has. Prints the figures; fails on any failure."""
+
+import json
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from tests.conftest import VENV, project_env
+from tests.support.mlflow_server import free_port
+
+pytestmark = pytest.mark.slow
+
+CASES_PER_ENDPOINT = 1000
+
+
+@pytest.fixture
+def served(trained_project):
+    """http://127.0.0.1:PORT of `serve --model-path models/model.joblib` in the trained bake."""
+    port = free_port()
+    command = [sys.executable, "-m", "churn_model", "serve", "--port", str(port),
+               "--model-path", "models/model.joblib"]  # fmt: skip
+    server = subprocess.Popen(command, cwd=trained_project, env=project_env(trained_project),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        assert server.poll() is None, "the server exited before it was ready"
+        try:
+            with urllib.request.urlopen(f"{url}/ready", timeout=2):
+                break
+        except OSError:
+            assert time.monotonic() < deadline, "the server was not ready within 120 s"
+            time.sleep(0.25)
+    yield url
+    server.terminate()
+    server.wait(timeout=30)
+
+
+@pytest.mark.parametrize("path", ["/predict", "/predict/batch"])
+def test_schemathesis_finds_no_failure(served, path, tmp_path):
+    report = tmp_path / "schemathesis.json"
+    command = [
+        str(VENV / "bin" / "schemathesis"), "run", f"{served}/openapi.json",
+        "--include-path", path, "--max-examples", str(CASES_PER_ENDPOINT), "--checks", "all",
+        "--seed", "1", "--no-color", "--generation-database", "none",
+        "--header", "X-Synthetic-Traffic: 1",  # keeps the bake's prediction log clean
+        "--report", "json", "--report-json-path", str(report),
+    ]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=1800, cwd=tmp_path)
+    result = json.loads(report.read_text())
+    cases = result["test_cases"]
+    print(f"schemathesis {path}: {cases['generated']} cases, {cases['with_failures']} with "
+          f"failures ({cases['unique_failures']} unique), {cases['errored']} errored")  # fmt: skip
+    assert cases["generated"] >= CASES_PER_ENDPOINT, done.stdout[-3000:]
+    assert (cases["with_failures"], cases["errored"]) == (0, 0), done.stdout[-6000:]
+    assert done.returncode == 0, done.stdout[-6000:]
