@@ -150,6 +150,8 @@ def test_same_distribution_no_drift_no_branch_no_pull_request(drill, fake_github
     assert report.outputs["drift-detected"] == "false"
     assert "## Data drift: no drift" in report.summary
     assert "0 of 8 columns drifted" in report.summary
+    assert "Sensitive columns (fairness; not counted in the verdict): `gender` no drift" \
+        in report.summary and "`age_group` no drift" in report.summary  # fmt: skip
     assert uploads.calls == [("drift-report", {"drift.html": True, "drift.json": True,
                                                "drift.md": True})]  # fmt: skip
     assert retrain is None

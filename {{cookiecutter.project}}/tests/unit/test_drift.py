@@ -13,8 +13,18 @@ import yaml
 
 from {{ cookiecutter.package }}.cli import main
 from {{ cookiecutter.package }}.config import CliError
-from {{ cookiecutter.package }}.monitoring.drift import DRIFT_EXIT, quantile_bins
+from {{ cookiecutter.package }}.monitoring.drift import (
+    DRIFT_EXIT,
+    MIN_WINDOW,
+    Settings,
+    compare,
+    prepare,
+    quantile_bins,
+    run_evidently,
+)
+from {{ cookiecutter.package }}.monitoring.drift_inputs import Monitored
 from {{ cookiecutter.package }}.monitoring.retrain import append_rows, labelled_rows
+from {{ cookiecutter.package }}.monitoring.thresholds import distance
 
 PARAMS = {
     "data": {"path": "data/reference.csv", "seed": 7},
@@ -254,6 +264,8 @@ def test_unreadable_input_or_sample_size_is_one_clear_sentence(capsys, kind, rea
         ({"columns": {"plan": {"treshold": 0.2}}}, "drift.columns.plan: only ['bins', 'method'"),
         ({"numeric_bins": 1}, "the bins of amount must be null or at least 2"),
         ({"drift_share": 0}, "drift.drift_share must be above 0 and at most 1"),
+        ({"min_rows": 50}, "drift.min_rows must be a whole number, at least 100"),
+        ({"false_alarm_rate": 0}, "drift.false_alarm_rate must be between 0.001 and 0.2"),
         ({"colour": "red"}, "drift: unknown setting(s) colour"),
     ],
 )
@@ -289,6 +301,108 @@ def test_values_outside_the_contract_are_counted_not_rejected(capsys):
         "Outside the data contract (schema.yaml): `amount` 1 above_max"
         in Path("reports/drift.md").read_text()
     )
+
+
+def churn_like(rows, seed, shifted=False):
+    """Eight columns like the example data's; shifted as the drift drill shifts them."""
+    rng = np.random.default_rng(seed)
+    contract = [0.85, 0.1, 0.05] if shifted else [0.5, 0.3, 0.2]
+    return pd.DataFrame(
+        {
+            "tenure": (rng.integers(0, 73, rows) + (18 if shifted else 0)).clip(max=72),
+            "charges": rng.normal(70, 20, rows).round(2),
+            "calls": rng.poisson(2, rows),
+            "total": rng.gamma(2, 800, rows).round(2),
+            "contract": rng.choice(["monthly", "one-year", "two-year"], rows, p=contract),
+            "internet": rng.choice(["dsl", "fiber", "none"], rows, p=[0.4, 0.4, 0.2]),
+            "payment": rng.choice(["bank", "card", "check", "mail"], rows),
+            "paperless": rng.choice(["yes", "no"], rows, p=[0.6, 0.4]),
+        }
+    )
+
+
+def as_read(frame, monitored):
+    """A frame as the drift reader hands it over: float32 numbers, categorical text."""
+    frame = frame.copy()
+    for name in monitored.numeric:
+        frame[name] = frame[name].astype("float32")
+    for name in monitored.text:
+        frame[name] = frame[name].astype("category")
+    return frame
+
+
+def test_the_smallest_window_raises_no_false_alarm_and_still_catches_the_drill_shift():
+    """20 windows of MIN_WINDOW rows from the reference's distribution, and 20 shifted as in
+    the drift drill: the verdicts the verb would give, with the default settings."""
+    monitored = Monitored(["tenure", "charges", "calls", "total"],
+                          ["contract", "internet", "payment", "paperless"])  # fmt: skip
+    settings = Settings()
+    reference = as_read(churn_like(5000, seed=0), monitored)
+    alarms, flagged, caught = [], 0, []
+    for seed in range(1, 21):
+        for shifted in (False, True):
+            window = as_read(churn_like(MIN_WINDOW, seed, shifted), monitored)
+            ref, cur, _ = prepare(reference, window, monitored, settings)
+            _, columns, dataset = compare(ref, cur, [], settings, seed)
+            drifted = {name for name, result in columns.items() if result["drifted"]}
+            if shifted:
+                caught += [dataset["drift_detected"] and {"tenure", "contract"} <= drifted]
+            else:
+                alarms += [seed] if dataset["drift_detected"] else []
+                flagged += len(drifted)
+    print(f"false alarms {len(alarms)} of 20, columns flagged {flagged} of 160, shift caught "
+          f"{sum(caught)} of 20")  # fmt: skip
+    assert len(alarms) <= 1, f"same-distribution windows flagged as drift: seeds {alarms}"
+    assert flagged <= 8  # 160 column comparisons at a 1% false-alarm rate: about 2
+    assert all(caught)
+
+
+def test_the_calibrated_distances_are_evidentlys():
+    """thresholds.py simulates Evidently's distances: they must be the same numbers."""
+    rng = np.random.default_rng(3)
+    levels = ["a", "b", "c", "d", "rare"]
+    ref = pd.Series(rng.choice(levels, 3000, p=[0.4, 0.3, 0.2, 0.0999, 0.0001]), dtype="category")
+    cur = pd.Series(rng.choice(levels[:4], 200, p=[0.25, 0.25, 0.25, 0.25]), dtype="category")
+    cur[cur.index[:7]] = None  # missing values count in Evidently's shares
+    methods = {"jensenshannon": 0.5, "psi": 5.0, "kl_div": 5.0, "hellinger": 0.9}
+    ref_frame = pd.DataFrame({m: ref for m in methods})
+    cur_frame = pd.DataFrame({m: cur.cat.set_categories(ref.cat.categories) for m in methods})
+    snapshot = run_evidently(ref_frame, cur_frame, Settings(), {m: m for m in methods}, methods,
+                             [])  # fmt: skip
+    scores = {m["config"]["column"]: m["value"] for m in snapshot.dict()["metrics"]
+              if m["config"]["type"].endswith(":ValueDrift")}  # fmt: skip
+    for method in methods:
+        ours = distance(method, ref_frame[method], cur_frame[method])
+        assert ours == pytest.approx(scores[method], rel=1e-9), method
+
+
+def test_sensitive_columns_are_compared_and_labelled_but_not_in_the_verdict(capsys):
+    params = yaml.safe_load(Path("params.yaml").read_text())
+    params["columns"]["sensitive"] = ["group"]
+    Path("params.yaml").write_text(yaml.safe_dump(params))
+    reference = table(2000, seed=1)
+    reference["group"] = np.random.default_rng(1).choice(["x", "y"], 2000, p=[0.5, 0.5])
+    reference.to_csv("data/reference.csv", index=False)
+    current = table(1000, seed=2)
+    current["group"] = np.random.default_rng(2).choice(["x", "y"], 1000, p=[0.9, 0.1])
+    current.to_csv("current.csv", index=False)
+    code, out = drift(capsys, "--current", "current.csv")
+    result = report()
+    assert code == 0 and result["drifted_columns"] == []  # the features did not move
+    assert result["columns"]["group"]["drifted"] is True
+    assert result["columns"]["group"]["sensitive"] is True
+    assert result["sensitive"] == {"compared": ["group"], "drifted": ["group"], "not_compared": []}
+    assert result["dataset"]["columns"] == 3
+    assert "sensitive column(s) drifted: group" in out.out
+    markdown = Path("reports/drift.md").read_text()
+    assert "| `group` (sensitive) | jensenshannon |" in markdown
+    assert "Sensitive columns (fairness; not counted in the verdict): `group` DRIFTED" in markdown
+
+    current.drop(columns="group").to_csv("current.csv", index=False)  # requests may omit it
+    code, out = drift(capsys, "--current", "current.csv")
+    assert code == 0, out.err
+    assert report()["sensitive"] == {"compared": [], "drifted": [], "not_compared": ["group"]}
+    assert "Sensitive column(s) group not compared" in Path("reports/drift.md").read_text()
 
 
 def test_quantile_bins_keep_outliers_and_missing_values():

@@ -8,6 +8,12 @@ column for Evidently) unless `drift.numeric_bins` is null. Evidently computes ev
 times (column test, dataset count, report table), and on raw floats each pass sorts and counts
 distinct values of both data sets; on bins each pass is a count of small integer codes. The
 default test, Jensen-Shannon distance, is the one Evidently itself picks for categories.
+
+Small windows: each column's threshold is raised to what sampling noise alone reaches at the
+window's size (thresholds.py), so a column that did not change is flagged at most
+`drift.false_alarm_rate` of the time. Sensitive columns are compared too and labelled as such,
+but left out of the dataset verdict: a shift in a protected group's share is a question for the
+fairness review, not a reason to retrain (and must not dilute the features' share).
 """
 
 import time
@@ -20,11 +26,13 @@ from ..config import REPORTS_DIR, CliError, columns, load_params, load_schema
 from ..reports import markdown_table, write_report
 from ..serving.prediction_log import log_path
 from .drift_inputs import Monitored, contract_notes, read_table, reference_table
+from .thresholds import window_thresholds
 
 DRIFT_EXIT = 3
 HTML_FILE = REPORTS_DIR / "drift.html"
 COLUMN_KEYS = {"method", "threshold", "bins"}
 TOP_SHIFTS = 5
+MIN_WINDOW = 100  # the smallest drift.min_rows: below it every bin holds a handful of rows
 
 
 @dataclass
@@ -38,12 +46,17 @@ class Settings:
     drift_share: float = 0.25
     method: str = "jensenshannon"
     threshold: float = 0.1
+    false_alarm_rate: float = 0.01
     numeric_bins: int | None = 20
     sample_rows: int | None = None
     columns: dict = field(default_factory=dict)
 
     def bins(self, name):
         return self.columns.get(name, {}).get("bins", self.numeric_bins)
+
+    def column(self, name, key):
+        """A column's method or threshold: its override, else the setting for all."""
+        return self.columns.get(name, {}).get(key, getattr(self, key))
 
 
 def load_settings(params, monitored, args):
@@ -68,15 +81,23 @@ def load_settings(params, monitored, args):
             raise CliError(f"params.yaml drift: the bins of {name} must be null or at least 2.")
     if not 0 < settings.drift_share <= 1:
         raise CliError("params.yaml drift.drift_share must be above 0 and at most 1.")
+    if not 0.001 <= settings.false_alarm_rate <= 0.2:
+        raise CliError("params.yaml drift.false_alarm_rate must be between 0.001 and 0.2.")
+    if not _count(settings.min_rows, MIN_WINDOW):
+        raise CliError(f"params.yaml drift.min_rows must be a whole number, at least {MIN_WINDOW}.")
     if args.sample_rows is not None:
         settings.sample_rows = args.sample_rows
     rows = settings.sample_rows
-    if rows is not None and (isinstance(rows, bool) or not isinstance(rows, int) or rows < 1):
+    if rows is not None and not _count(rows, 1):
         raise CliError(
             f"--sample-rows (drift.sample_rows) must be a whole number of rows, at least 1, or "
             f"null in params.yaml to compare every row; got {rows!r}."
         )
     return settings
+
+
+def _count(value, least):
+    return isinstance(value, int) and not isinstance(value, bool) and value >= least
 
 
 # -- preparing the two frames --------------------------------------------------------------------
@@ -129,7 +150,7 @@ def prepare(reference, current, monitored, settings):
         else:
             ref[name], cur[name] = (frame[name].astype("float32") for frame in (reference, current))
             compared_as[name] = "raw values"
-    for name in monitored.categorical:
+    for name in monitored.text:
         ref[name], cur[name] = same_categories(reference[name], current[name])
         compared_as[name] = "categories"
     return pd.DataFrame(ref), pd.DataFrame(cur), compared_as
@@ -138,25 +159,40 @@ def prepare(reference, current, monitored, settings):
 # -- Evidently ----------------------------------------------------------------------------------
 
 
-def run_evidently(ref, cur, settings):
+def compare(ref, cur, sensitive, settings, seed):
+    """Evidently's verdict on the prepared frames, each column at its window-aware threshold:
+    (snapshot, per-column results, dataset result)."""
+    methods = {name: settings.column(name, "method") for name in ref.columns}
+    configured = {name: settings.column(name, "threshold") for name in ref.columns}
+    found = window_thresholds(ref, cur, methods, configured, settings.false_alarm_rate, seed)
+    thresholds = {name: used for name, (used, _) in found.items()}
+    snapshot = run_evidently(ref, cur, settings, methods, thresholds, sensitive)
+    per_column, dataset = read_snapshot(snapshot)
+    for name, result in per_column.items():
+        result.update(configured_threshold=configured[name], noise_threshold=found[name][1])
+    return snapshot, per_column, dataset
+
+
+def run_evidently(ref, cur, settings, methods, thresholds, sensitive):
     from evidently import DataDefinition, Dataset, Report
+    from evidently.metrics import ValueDrift
     from evidently.presets import DataDriftPreset
 
     numeric = [name for name in ref.columns if pd.api.types.is_float_dtype(ref[name])]
     categorical = [name for name in ref.columns if name not in numeric]
     definition = DataDefinition(numerical_columns=numeric, categorical_columns=categorical)
-    overrides = settings.columns
+    features = [name for name in ref.columns if name not in sensitive]
     preset = DataDriftPreset(
-        columns=list(ref.columns),
+        columns=features,
         drift_share=settings.drift_share,
         method=settings.method,
         threshold=settings.threshold,
-        per_column_method={n: o["method"] for n, o in overrides.items() if "method" in o} or None,
-        per_column_threshold={n: o["threshold"] for n, o in overrides.items() if "threshold" in o}
-        or None,
-    )
+        per_column_method={name: methods[name] for name in features},
+        per_column_threshold={name: thresholds[name] for name in features},
+    )  # the dataset verdict counts the features only; sensitive columns get their own tests
+    groups = [ValueDrift(column=n, method=methods[n], threshold=thresholds[n]) for n in sensitive]
     try:
-        return Report([preset], include_tests=True).run(
+        return Report([preset, *groups], include_tests=True).run(
             Dataset.from_pandas(cur, definition), Dataset.from_pandas(ref, definition)
         )  # Evidently 0.7 takes the current data first
     except (ValueError, KeyError) as error:
@@ -224,8 +260,9 @@ def load_inputs(params, monitored, settings, args):
     if len(current.frame) < settings.min_rows:
         raise CliError(
             f"The current data {current.source} has {len(current.frame)} rows, fewer than "
-            f"drift.min_rows ({settings.min_rows}): too few for the drift scores to mean "
-            "anything. Wait for more traffic, or lower drift.min_rows in params.yaml."
+            f"drift.min_rows ({settings.min_rows}): wait for more traffic, or lower "
+            f"drift.min_rows in params.yaml (at least {MIN_WINDOW}; smaller windows get higher "
+            "thresholds, so they catch only larger shifts)."
         )
     return reference_table(settings.reference, params, monitored, args.reference), current
 
@@ -236,32 +273,48 @@ def drift(args):
         (REPORTS_DIR / stale).unlink(missing_ok=True)  # never leave an old verdict behind
     params = load_params()
     spec = columns(params)
-    monitored = Monitored(spec.numeric, spec.categorical)
+    sensitive = [name for name in spec.sensitive if name not in spec.features]
+    monitored = Monitored(spec.numeric, spec.categorical, sensitive)
     settings = load_settings(params, monitored, args)
     reference, current = load_inputs(params, monitored, settings, args)
     seed = params["data"]["seed"]
     ref_raw, cur_raw = (sample(t.frame, settings.sample_rows, seed) for t in (reference, current))
-    ref, cur, compared_as = prepare(ref_raw, cur_raw, monitored, settings)
-    snapshot = run_evidently(ref, cur, settings)
+    absent = [n for n in sensitive if ref_raw[n].isna().all() or cur_raw[n].isna().all()]
+    compared = monitored.without(absent)
+    ref, cur, compared_as = prepare(ref_raw, cur_raw, compared, settings)
+    snapshot, per_column, dataset = compare(ref, cur, compared.sensitive, settings, seed)
     REPORTS_DIR.mkdir(parents=True, exist_ok=True)
     snapshot.save_html(str(HTML_FILE))
-    per_column, dataset = read_snapshot(snapshot)
     for name, found in per_column.items():
         found.update(
-            kind="numeric" if name in monitored.numeric else "categorical",
+            kind="numeric" if name in compared.numeric else "categorical",
+            sensitive=name in compared.sensitive,
             compared_as=compared_as[name],  # what moved: only where it matters (medians cost)
             shift=describe_shift(ref_raw[name], cur_raw[name]) if found["drifted"] else None,
         )
+    features = [name for name in per_column if name not in compared.sensitive]
     result = {
         "drift_detected": dataset["drift_detected"],
         "exit_code": DRIFT_EXIT if dataset["drift_detected"] else 0,
-        "dataset": {**dataset, "columns": len(per_column), "drift_share": settings.drift_share},
-        "drifted_columns": [name for name, r in per_column.items() if r["drifted"]],
+        "dataset": {**dataset, "columns": len(features), "drift_share": settings.drift_share},
+        "drifted_columns": [name for name in features if per_column[name]["drifted"]],
+        "sensitive": {
+            "compared": compared.sensitive,
+            "drifted": [name for name in compared.sensitive if per_column[name]["drifted"]],
+            "not_compared": absent,
+        },
         "columns": per_column,
+        "window": {
+            "rows": len(cur),
+            "false_alarm_rate": settings.false_alarm_rate,
+            "raised_thresholds": [
+                name for name, r in per_column.items() if r["threshold"] > r["configured_threshold"]
+            ],
+        },
         "reference": reference.describe(),
         "current": current.describe(),
         "sampling": sampling(settings, reference, current, seed),
-        "contract": _contract_notes(current.frame, monitored),
+        "contract": _contract_notes(current.frame, compared),
         "html": str(HTML_FILE),
         "seconds": round(time.monotonic() - started, 1),
     }
@@ -288,10 +341,16 @@ def summary_line(result):
     data = result["dataset"]
     verdict = "DRIFT detected" if result["drift_detected"] else "no drift"
     drifted = ", ".join(result["drifted_columns"]) or "none"
+    groups = result["sensitive"]["drifted"]
+    groups = f"; sensitive column(s) drifted: {', '.join(groups)}" if groups else ""
     return (
         f"{verdict}: {data['drifted_columns']} of {data['columns']} columns drifted "
-        f"({drifted}); report in {result['html']}."
+        f"({drifted}){groups}; report in {result['html']}."
     )
+
+
+def _name(name, result):
+    return f"`{name}` (sensitive)" if result["sensitive"] else f"`{name}`"
 
 
 def markdown(result, html_link):
@@ -318,12 +377,13 @@ def markdown(result, html_link):
     drifted = [(n, r) for n, r in result["columns"].items() if r["drifted"]]
     drifted.sort(key=lambda item: -severity(item[1]))
     if drifted:
-        rows = [(f"`{n}`", r["method"], f"{r['score']:.3f}", r["threshold"], r["compared_as"])
-                for n, r in drifted]  # fmt: skip
+        rows = [(_name(n, r), r["method"], f"{r['score']:.3f}", f"{r['threshold']:.3g}",
+                 r["compared_as"]) for n, r in drifted]  # fmt: skip
         lines += [markdown_table(["drifted column", "method", "score", "threshold", "compared as"],
                                  rows), "", "### Top shifts", ""]  # fmt: skip
-        lines += [f"- `{name}`: {r['shift']}" for name, r in drifted[:TOP_SHIFTS]]
+        lines += [f"- {_name(name, r)}: {r['shift']}" for name, r in drifted[:TOP_SHIFTS]]
         lines.append("")
+    lines += _sensitive_lines(result) + _window_lines(result)
     if result["contract"]:
         notes = "; ".join(
             f"`{name}` " + ", ".join(f"{count} {check}" for check, count in found.items())
@@ -332,6 +392,39 @@ def markdown(result, html_link):
         lines += [f"Outside the data contract (schema.yaml): {notes}.", ""]
     lines.append(f"Full Evidently report: [drift.html]({html_link})")
     return "\n".join(lines)
+
+
+def _sensitive_lines(result):
+    found, lines = result["sensitive"], []
+    if found["compared"]:
+        verdicts = ", ".join(
+            f"`{name}` {'DRIFTED' if result['columns'][name]['drifted'] else 'no drift'} "
+            f"({result['columns'][name]['score']:.3f})"
+            for name in found["compared"]
+        )
+        lines.append(
+            f"Sensitive columns (fairness; not counted in the verdict): {verdicts}. A shift in "
+            "a group's share changes the fairness gaps: compare them with the model card's."
+        )
+    if found["not_compared"]:
+        lines.append(
+            f"Sensitive column(s) {', '.join(found['not_compared'])} not compared: one side "
+            "does not carry them (send them with requests to monitor them)."
+        )
+    return [*lines, ""] if lines else []
+
+
+def _window_lines(result):
+    window = result["window"]
+    if not window["raised_thresholds"]:
+        return []
+    return [
+        f"Window of {window['rows']} rows: the thresholds of {len(window['raised_thresholds'])} "
+        "column(s) are raised to what chance alone reaches at this size, so a column that did "
+        f"not change is flagged at most {window['false_alarm_rate']:.1%} of the time "
+        "(drift.false_alarm_rate); only larger shifts count.",
+        "",
+    ]
 
 
 def add_arguments(parser):

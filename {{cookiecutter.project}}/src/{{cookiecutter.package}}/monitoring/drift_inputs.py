@@ -8,6 +8,7 @@ million-row window costs seconds and a few hundred MiB.
 
 import codecs
 import csv
+import dataclasses
 import hashlib
 import json
 import re
@@ -33,14 +34,26 @@ FETCHED_DIR = Path(".dvc/tmp/drift-reference")  # DVC's own scratch folder, igno
 
 @dataclass(frozen=True)
 class Monitored:
-    """The columns compared: the model's features, numeric ones must hold numbers."""
+    """The columns compared: the model's features (numeric ones must hold numbers) and the
+    sensitive columns, read as categories and optional (requests may leave them out)."""
 
     numeric: list
     categorical: list
+    sensitive: list = field(default_factory=list)
+
+    @property
+    def text(self):
+        return [*self.categorical, *self.sensitive]
 
     @property
     def names(self):
-        return [*self.numeric, *self.categorical]
+        return [*self.numeric, *self.text]
+
+    def without(self, names):
+        return dataclasses.replace(
+            self, **{kind: [n for n in getattr(self, kind) if n not in names]
+                     for kind in ("numeric", "categorical", "sensitive")},
+        )  # fmt: skip
 
 
 @dataclass
@@ -83,10 +96,10 @@ def read_table(path, columns, role, fmt=None):
     if not files:
         raise CliError(f"The {role} data {path} does not exist.{_hint(path, role)}")
     frames = [_read_one(file, columns, role, fmt or file_format(path)) for file in files]
-    frame = _concat(frames, columns.categorical)
+    frame = _concat(frames, columns.text)
     if frame.empty:
         raise CliError(f"The {role} data {path} has no rows.{_hint(path, role)}")
-    for name in columns.names:
+    for name in columns.without(columns.sensitive).names:  # a sensitive one may be left out
         if frame[name].isna().all():
             raise CliError(
                 f"Column {name!r} of the {role} data {path} is empty in every row, so there is "
@@ -104,21 +117,25 @@ def _hint(path, role):
 def _read_one(path, columns, role, fmt):
     where = f"the {role} data {path}"
     present = _column_names(path, fmt, where)
-    missing = [name for name in columns.names if name not in present]
+    absent = [name for name in columns.names if name not in present]
+    missing = [name for name in absent if name not in columns.sensitive]
     if missing:
         raise CliError(
             f"{_cap(where)} lacks the column(s) {', '.join(missing)} the model uses (params.yaml, "
             f"columns); it has: {_listing(present)}."
         )
+    here = columns.without(absent)
     reader = {"csv": _read_csv, "parquet": _read_parquet, "jsonl": _read_jsonl}[fmt]
     try:
-        table = reader(path, columns)
+        table = reader(path, here)
     except (pa.ArrowInvalid, ValueError) as error:
         table = _read_leniently(path, fmt, error, where)
-    frame = _encode(table.select(columns.names), columns.categorical).to_pandas()
-    for name in columns.numeric:
+    frame = _encode(table.select(here.names), here.text).to_pandas()
+    for name in here.numeric:
         frame[name] = _numbers(frame[name], name, where, FIRST_LINE[fmt])
-    return frame
+    for name in absent:  # a sensitive column this file does not carry: missing in every row
+        frame[name] = pd.Categorical([None] * len(frame))
+    return frame[columns.names]
 
 
 def _column_names(path, fmt, where):
@@ -171,7 +188,7 @@ def _listing(names, most=12):
 
 
 def _read_csv(path, columns):
-    types = {name: pa.dictionary(pa.int32(), pa.string()) for name in columns.categorical}
+    types = {name: pa.dictionary(pa.int32(), pa.string()) for name in columns.text}
     types |= {name: pa.float32() for name in columns.numeric}  # text in one fails: see lenient
     options = pa_csv.ConvertOptions(
         column_types=types, include_columns=columns.names, strings_can_be_null=True
@@ -187,7 +204,7 @@ def _read_jsonl(path, columns):
     """Streamed in blocks, parsing only the monitored keys (`_ts`, `_score`... are skipped)."""
     schema = pa.schema(
         [(name, pa.float32()) for name in columns.numeric]
-        + [(name, pa.string()) for name in columns.categorical]
+        + [(name, pa.string()) for name in columns.text]
     )
     options = pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
     reader = pa_json.open_json(path, parse_options=options)
