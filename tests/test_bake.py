@@ -1,6 +1,7 @@
 """Every combination of the choices in cookiecutter.json bakes the exact files, fully rendered."""
 
 import ast
+import hashlib
 import itertools
 import json
 import subprocess
@@ -124,6 +125,32 @@ def test_matrix_covers_every_pair_of_choices():
         baked = {(answers[name], answers[other]) for answers in MATRIX}
         assert baked == set(itertools.product(values, other_values)), (name, other)
     assert len(MATRIX) <= 30  # the bake runtime stays in hand as prompts grow
+
+
+# A choice that only matters with another answer: baked with that answer.
+ACTIVE_WITH = {"cloud": {"deploy_target": "kubernetes"}}
+
+
+@pytest.mark.parametrize("name", CHOICES)
+def test_every_value_of_a_choice_bakes_a_different_project(cookies, name):
+    """No answer is ignored: each value of a choice changes what is baked (beyond the
+    answers .cruft.json records)."""
+    digests = {}
+    for value in CHOICES[name]:
+        result = cookies.bake(extra_context={**ACTIVE_WITH.get(name, {}), name: value})
+        assert result.exit_code == 0, result.exception
+        digests[value] = content_digest(result.project_path)
+    alike = [v for v in digests if list(digests.values()).count(digests[v]) > 1]
+    assert not alike, f"the values {alike} of {name} bake the same project"
+
+
+def content_digest(project):
+    digest = hashlib.sha256()
+    for path in sorted(project.rglob("*")):
+        relative = path.relative_to(project)
+        if path.is_file() and relative.parts[0] != ".git" and str(relative) != ".cruft.json":
+            digest.update(str(relative).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
 
 
 @pytest.mark.parametrize(
