@@ -1,5 +1,5 @@
 """Step scripts of the Actions run alone, with stand-ins for the commands they call, so what
-the script itself decides is checked in seconds (the Actions run whole in test_actions_run)."""
+the script itself decides is checked in seconds (the Actions run whole in test_action_<name>.py)."""
 
 from __future__ import annotations
 

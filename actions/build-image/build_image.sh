@@ -58,22 +58,28 @@ if [ "$PUSH" = "true" ]; then args+=(--push); else args+=(--load); fi
 
 docker "${args[@]}" "$CONTEXT"
 
-# buildx writes the manifest digest; a --load build on some drivers only the config's.
-digest="$(python3 -c '
+# buildx writes the manifest digest: what a registry serves, so `name@digest` pulls it. A
+# --load build on some drivers writes only the image config's digest, the local image id:
+# no registry knows it, so it never becomes the `image` reference; it is `image-id` alone.
+read -r digest image_id < <(python3 -c '
 import json, sys
 meta = json.load(open(sys.argv[1]))
-print(meta.get("containerimage.digest") or meta.get("containerimage.config.digest") or "")
-' "$metadata")"
-if [ -z "$digest" ]; then
-  echo "build-image: docker buildx wrote no image digest to its metadata file." >&2
+print(meta.get("containerimage.digest") or "-", meta.get("containerimage.config.digest") or "-")
+' "$metadata")
+digest="${digest#-}" image_id="${image_id#-}"
+if [ -z "$digest" ] && { [ "$PUSH" = "true" ] || [ -z "$image_id" ]; }; then
+  echo "build-image: docker buildx wrote no manifest digest to its metadata file, so there is" \
+    "no reference a registry can serve." >&2
   exit 1
 fi
 set_output digest "$digest"
-set_output image "$name@$digest"
+set_output image "${digest:+$name@$digest}"
+set_output image-id "$image_id"
 set_output tags "${refs[*]}"
 {
   printf '## Image\n\n| | |\n|---|---|\n'
-  printf '| image | `%s` |\n| digest | `%s` |\n| tags | %s |\n' "$name" "$digest" "${refs[*]}"
+  printf '| image | `%s` |\n| digest | `%s` |\n| image id | `%s` |\n| tags | %s |\n' \
+    "$name" "${digest:-none: a local build}" "${image_id:--}" "${refs[*]}"
   printf '| pushed | %s |\n| commit | `%s` |\n' "$PUSH" "$REVISION"
   printf '| model version | %s |\n\n' "$version"
 } >> "$GITHUB_STEP_SUMMARY"
