@@ -7,7 +7,6 @@ and passed as BASE_IMAGE; the build goes through the project's own `make image`.
 import json
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -70,12 +69,6 @@ def test_make_image_picks_the_engine_that_answers(tmp_path, docker, podman, expe
     assert "--format=docker" not in chosen["kept"]  # unless the user chose a format
 
 
-def _free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _call(url, body=None):
     """(status, JSON) of a GET, or of a POST when body is given."""
     data = None if body is None else json.dumps(body).encode()
@@ -136,13 +129,16 @@ def test_image_builds_runs_and_serves_the_baked_model(built_image, record_proper
     healthcheck = inspect.get("Healthcheck") or inspect["Config"]["Healthcheck"]
     assert "/health" in " ".join(healthcheck["Test"])
 
-    port = _free_port()
+    # `127.0.0.1::8000`: podman picks the host port itself, so no other process can take it
+    # between a choice and its use; `podman port` says which it picked.
     container = subprocess.run(
-        [*PODMAN_RUN, "run", "-d", "--init", "-p", f"127.0.0.1:{port}:8000", tag],
+        [*PODMAN_RUN, "run", "-d", "--init", "-p", "127.0.0.1::8000", tag],
         check=True, capture_output=True, text=True,
     ).stdout.strip()  # fmt: skip
     try:
-        url = f"http://127.0.0.1:{port}"
+        published = subprocess.run([*PODMAN_RUN, "port", container, "8000"], check=True,
+                                   capture_output=True, text=True).stdout  # fmt: skip
+        url = f"http://{published.split()[0]}"
         _wait_ready(url, container)
         status, served = _call(f"{url}/version")
         assert status == 200
