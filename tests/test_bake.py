@@ -70,6 +70,7 @@ COMMON = {
     "src/PKG/deploy/local_target.py", "src/PKG/deploy/promote.py", "src/PKG/deploy/smoke.py",
     "src/PKG/monitoring/__init__.py", "src/PKG/monitoring/drift.py",
     "src/PKG/monitoring/drift_inputs.py", "src/PKG/monitoring/retrain.py",
+    "src/PKG/monitoring/thresholds.py",
     "Dockerfile", ".dockerignore", "requirements-serve.txt", "requirements-serve.lock",
     "tests/load/locustfile.py", "tests/model/test_latency.py",
     "tests/api/conftest.py", "tests/api/test_alias_following.py", "tests/api/test_endpoints.py",
