@@ -73,6 +73,11 @@ class RequestSchema:
     def _whole_numbers(self, records, where):
         """pydantic's multiple_of takes floats within 1e-9 of a whole number (1e-10 passes);
         an int column takes none. One numpy pass per int column."""
+        if len(records) == 1:  # one record: plain Python beats numpy's set-up
+            record = records[0]
+            values = [(name, record.get(name)) for name in self.integers]
+            if all(value is None or float(value).is_integer() for _, value in values):
+                return
         bad = []
         for name in self.integers:
             values = np.array([record.get(name) for record in records], dtype="float64")
@@ -87,6 +92,10 @@ class RequestSchema:
 
     def frame(self, records):
         """The records as the DataFrame the pipeline was trained on (missing values as NaN)."""
+        return pd.DataFrame(self.arrays(records), copy=False)
+
+    def arrays(self, records):
+        """The frame's columns as numpy arrays, by name."""
         columns = {}
         for name in self.features:
             values = [record.get(name) for record in records]
@@ -96,7 +105,7 @@ class RequestSchema:
                 columns[name] = np.array([np.nan if v is None else v for v in values], dtype=object)
             else:
                 columns[name] = np.array(values, dtype=object)
-        return pd.DataFrame(columns, copy=False)
+        return columns
 
     def example(self):
         """One record this contract accepts (the lowest value, the first category), with
@@ -113,21 +122,21 @@ class RequestSchema:
                 record[name] = "example"
         return record
 
-    def unexpected(self, frame):
+    def unexpected(self, arrays):
         """((column, kind), count) of the values beyond what training observed: served, but
         counted. Cheap at any batch size: numpy compares, and a set of distinct categories."""
         found = []
         for name, low, high in self._ranges:
-            values = frame[name].to_numpy()  # NaN (null) compares false both ways
+            values = arrays[name]  # NaN (null) compares false both ways
             if low is not None and (count := int((values < low).sum())):
                 found.append(((name, "below_observed_min"), count))
             if high is not None and (count := int((values > high).sum())):
                 found.append(((name, "above_observed_max"), count))
         for name, seen in self._categories:
-            column = frame[name].to_numpy()
-            unseen = set(column.tolist()) - seen
+            column = arrays[name].tolist()
+            unseen = set(column) - seen
             if unseen:
-                found.append(((name, "unseen_category"), int(sum(v in unseen for v in column))))
+                found.append(((name, "unseen_category"), sum(v in unseen for v in column)))
         return found
 
     def openapi_schemas(self):

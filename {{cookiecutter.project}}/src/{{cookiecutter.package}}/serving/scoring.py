@@ -6,6 +6,8 @@ import contextlib
 import dataclasses
 import logging
 
+import pandas as pd
+
 from ..config import columns
 from ..data.contract import serving_contract
 from ..training.task import for_params
@@ -66,9 +68,10 @@ class Scorer:
     def score(self, model, records):
         """Runs on the predict thread: one predict call for all these records. A request is
         scored by the version whose schema validated it, even if a swap landed meanwhile."""
-        frame = model.schema.frame(records)
+        arrays = model.schema.arrays(records)
+        frame = pd.DataFrame(arrays, copy=False)
         answers = self.task.answers(model.pipeline, frame, model.labels)
-        for (column, kind), count in model.schema.unexpected(frame):
+        for (column, kind), count in model.schema.unexpected(arrays):
             self._note_unexpected(model.version, column, kind, count)
         self.metrics.batch_rows.observe(len(records))
         # A regression's values would make one time series each: they count as "value".
