@@ -1,1 +1,0 @@
-standins/docker/setup-buildx-action/docker_podman.sh

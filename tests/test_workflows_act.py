@@ -1,0 +1,493 @@
+"""The generated workflows, run end to end by a real Actions engine (act), as the events happen.
+
+One default bake is committed with a bare git remote as `origin`; each test checks out the
+event's commit, then tests/support/act_runner.py runs the workflow file for that event: job
+graph, `needs:` outputs, `if:` conditions, every step of this template's Actions from the
+working tree. GitHub's REST API is the local fake; third-party Actions are the stand-ins in
+tests/support/standins/ (artifacts in a folder, cache always a miss, the machine's Python and
+uv, docker as podman). What they do not cover is listed in README.md, "Run the workflows
+locally".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+import yaml
+
+from tests import test_template_sync as sync
+from tests.conftest import ROOT, bake
+from tests.support.act_runner import (
+    dispatch_event,
+    pull_request_event,
+    push_event,
+    run_workflow,
+    schedule_event,
+)
+from tests.support.fake_github import FakeGitHub
+from tests.support.mlflow_server import MlflowServer, free_port
+from tests.test_drift import window
+from tests.test_template_sync import template, user_repo  # noqa: F401 (fixtures)
+
+# Jobs install the lock with uv (from its cache, or the package index) and pip-install tools.
+pytestmark = [pytest.mark.slow, pytest.mark.network]
+
+REPOSITORY = "your-org/churn-model"
+IMAGE = "ghcr.io/your-org/churn-model"
+GIT_ID = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
+          "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}  # fmt: skip
+
+
+def bake_for_act(output_dir: Path) -> Path:
+    """The default bake, with latency limits for a busy shared machine: the jobs' load test
+    and deploy smoke test measure this machine, and these tests are about the workflows."""
+    project = bake(output_dir)
+    set_param(project, "max_p95_ms: 200", "max_p95_ms: 2000")
+    for env in ("staging", "production"):
+        deploy = project / f"deploy/{env}.yaml"
+        deploy.write_text(re.sub(r"max_p95_ms: \d+", "max_p95_ms: 2000", deploy.read_text()))
+    return project
+
+
+class Checkout:
+    """The baked project as a developer's clone: `origin` is a bare repository."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def git(self, *args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=self.path, env={**os.environ, **GIT_ID},
+                              capture_output=True, text=True)  # fmt: skip
+        assert done.returncode == 0, f"git {' '.join(args)}: {done.stderr}"
+        return done.stdout.strip()
+
+    def branch(self, name: str, edit, message: str, base: str = "main") -> str:
+        """Commit `edit(path)` on a new branch from `base`, push it; returns the commit."""
+        self.git("switch", "--quiet", "-C", name, base)
+        edit(self.path)
+        self.git("commit", "--quiet", "-am", message)
+        if self.git("remote"):
+            self.git("push", "--quiet", "--force", "origin", name)
+        return self.git("rev-parse", "HEAD")
+
+
+@pytest.fixture(scope="module")
+def checkout(tmp_path_factory):
+    root = tmp_path_factory.mktemp("act-repo")
+    repo = Checkout(bake_for_act(root / "bake"))
+    repo.git("add", "-A")
+    repo.git("commit", "--quiet", "-m", "Start from cookiecutter-mlops-gitops")
+    repo.git("init", "--quiet", "--bare", str(root / "origin.git"))
+    repo.git("remote", "add", "origin", str(root / "origin.git"))
+    repo.git("push", "--quiet", "origin", "main")
+    return repo
+
+
+@pytest.fixture(scope="module")
+def github():
+    with FakeGitHub() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="module")
+def slim_base_image():
+    """The Dockerfile's default base, python:3.11-slim, as a local image: no registry here."""
+    done = subprocess.run(["bash", str(ROOT / "tests/support/base_image.sh")],
+                          capture_output=True, text=True, timeout=1800)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    slim = "docker.io/library/python:3.11-slim"
+    subprocess.run(["podman", "tag", "localhost/python-base:3.11", slim], check=True)
+    yield slim
+    subprocess.run(["podman", "untag", "localhost/python-base:3.11", slim], capture_output=True)
+
+
+def set_param(path: Path, old: str, new: str) -> None:
+    params = path / "params.yaml"
+    text = params.read_text()
+    assert old in text, f"{old!r} not in params.yaml"
+    params.write_text(text.replace(old, new, 1))
+
+
+def pulls_from(github, branch: str) -> list[dict]:
+    return [p for p in github.pulls.get(REPOSITORY, {}).values() if p["head"]["ref"] == branch]
+
+
+def report_comments(github):
+    return [c for c in github.comments_on(REPOSITORY, 7) if "mlops-ci" in c["body"]]
+
+
+@pytest.fixture(scope="module")
+def ci_pull_request(checkout, github, slim_base_image, tmp_path_factory):
+    """ci.yml on pull request #7 (a hyper-parameter change), every job."""
+    head = checkout.branch("tune", lambda p: set_param(p, "C: 1.0", "C: 0.5"), "Tune C")
+    event = pull_request_event(REPOSITORY, 7, "tune", head_sha=head)
+    run = run_workflow(checkout.path, "ci.yml", event, fake=github,
+                       tmp=tmp_path_factory.mktemp("act-ci"))  # fmt: skip
+    yield run
+    subprocess.run(["podman", "rmi", "-f", f"{IMAGE}:{head}"], capture_output=True)
+
+
+def ci_head(run) -> str:
+    return json.loads(run.raw.with_name("event.json").read_text())["pull_request"]["head"]["sha"]
+
+
+def test_ci_pull_request_runs_every_job_green_and_comments_once(ci_pull_request, github):
+    run = ci_pull_request
+    assert run.results() == {"lint-test": "success", "model": "success", "image": "success",
+                             "publish": "skipped", "comment": "success"}, run.log()  # fmt: skip
+    (comment,) = report_comments(github)
+    assert "## Fairness" in comment["body"] and "roc_auc" in comment["body"], comment["body"]
+    # Who the token writes as, then the PR's comments, then the one new comment.
+    assert [(c.method, c.path.rsplit("/", 1)[-1]) for c in run.calls] == [
+        ("GET", "user"),
+        ("GET", "comments"),
+        ("POST", "comments"),
+    ]
+    model = run.jobs["model"]
+    assert model.step_outputs["1"]["data-source"] == "regenerated"  # setup: no DVC remote here
+    assert "## Environment" in model.summary
+    assert "## Metrics and params against `origin/main`" in model.summary
+    assert "| `params.yaml` | `model.params.C` | `1.0` | `0.5` |" in model.summary
+    assert "## Model tests passed" in model.summary
+    for gate in ("roc_auc", "demographic_parity_difference[gender]", "invariance[customer_id]",
+                 "directional[tenure_months]"):  # fmt: skip
+        assert f"| {gate} |" in model.summary and f"| {gate} |" in comment["body"]
+    junit = ET.parse(run.artifacts / "model-tests-junit/model-tests.xml").getroot()
+    assert {"test_performance", "test_fairness"} <= {c.get("name") for c in junit.iter("testcase")}
+    # The image job built the project's Dockerfile with the model the model job exported.
+    built = run.jobs["image"].step_outputs["build"]
+    inspect = subprocess.run(["podman", "image", "inspect", built["tags"]], capture_output=True,
+                             text=True, check=True)  # fmt: skip
+    (info,) = json.loads(inspect.stdout)
+    labels = info["Config"]["Labels"] if "Config" in info else info["Labels"]
+    assert info["Id"] == built["digest"].removeprefix("sha256:")
+    assert labels["org.opencontainers.image.revision"] == ci_head(run)
+    assert labels["ai.mlops.model.name"] == "churn-model"
+    assert labels["ai.mlops.model.version"] == labels["org.opencontainers.image.version"] == "1"
+
+
+def test_ci_rerun_after_a_broken_gate_fails_and_the_one_comment_says_why(
+    ci_pull_request, checkout, github, tmp_path
+):
+    """A new commit on the pull request breaks a gate: the model job fails, the comment job
+    still runs (`!cancelled()`) and edits the same comment with the failing gate's row."""
+    (before,) = report_comments(github)
+
+    def strict(path):
+        set_param(path, "min_roc_auc: 0.75", "min_roc_auc: 0.999")
+
+    head = checkout.branch("tune", strict, "Strict gate", base="tune")
+    event = pull_request_event(REPOSITORY, 7, "tune", head_sha=head)
+    run = run_workflow(checkout.path, "ci.yml", event, fake=github, tmp=tmp_path, job="comment")
+    assert run.jobs["model"].result == "failure", run.log("model")
+    assert run.jobs["comment"].result == "success", run.log("comment")
+    (after,) = report_comments(github)
+    assert after["id"] == before["id"] and after["body"] != before["body"]
+    assert [(c.method, c.path.rsplit("/", 1)[-1]) for c in run.calls] == [
+        ("GET", "user"),
+        ("GET", "comments"),
+        ("PATCH", str(before["id"])),
+    ]
+    (row,) = [line for line in after["body"].splitlines() if line.startswith("| roc_auc |")]
+    assert "0.999" in row and "**FAIL**" in row and "`gates.min_roc_auc`" in row, after["body"]
+    summary = run.jobs["model"].summary
+    assert "## dvc repro failed" in summary and "## Model tests FAILED" in summary
+    assert "- failed: `tests.model.test_gates::test_performance`" in summary
+    assert (run.artifacts / "model-tests-junit/model-tests.xml").is_file(), "uploaded anyway"
+
+
+# -- drift.yml -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def drift_checkout(tmp_path_factory):
+    """A bake whose DVC remote is shared (an absolute folder, as a bucket would be) and whose
+    params.yaml names the day's window, data/current/window.csv, committed to main per test."""
+    root = tmp_path_factory.mktemp("act-drift")
+    repo = Checkout(bake_for_act(root / "bake"))
+    config = repo.path / ".dvc/config"
+    config.write_text(config.read_text().replace("../dvc-storage", str(root / "dvc-storage")))
+    set_param(repo.path, "current: null", "current: data/current/window.csv")
+    (repo.path / "data/current").mkdir()
+    window(repo.path, seed=11, shifted=False).to_csv(repo.path / "data/current/window.csv",
+                                                     index=False)  # fmt: skip
+    repo.git("add", "-A")
+    repo.git("commit", "--quiet", "-m", "Start from cookiecutter-mlops-gitops")
+    repo.git("init", "--quiet", "--bare", str(root / "origin.git"))
+    repo.git("remote", "add", "origin", str(root / "origin.git"))
+    repo.git("push", "--quiet", "origin", "main")
+    return repo
+
+
+def run_drift(repo: Checkout, frame, message: str, github, tmp: Path, **settings):
+    """Commit the day's window on main, then run drift.yml as the schedule does."""
+    repo.git("switch", "--quiet", "main")
+    frame.to_csv(repo.path / "data/current/window.csv", index=False)
+    repo.git("commit", "--quiet", "-am", message)
+    repo.git("push", "--quiet", "origin", "main")
+    event = schedule_event(REPOSITORY, "17 6 * * *")
+    return run_workflow(repo.path, "drift.yml", event, fake=github, tmp=tmp, **settings)
+
+
+def remote_branches(repo: Checkout) -> list[str]:
+    origin = repo.git("remote", "get-url", "origin")
+    return repo.git("--git-dir", origin, "for-each-ref", "--format=%(refname:short)").split()
+
+
+def test_drift_without_drift_skips_retraining(drift_checkout, github, tmp_path):
+    same = window(drift_checkout.path, seed=12, shifted=False)
+    run = run_drift(drift_checkout, same, "Window: same distribution", github, tmp_path)
+    assert run.results() == {"drift": "success", "retrain": "skipped"}, run.log()
+    assert run.jobs["drift"].outputs["drift-detected"] == "false"
+    assert run.calls == []
+    assert remote_branches(drift_checkout) == ["main"]
+
+
+def test_drift_with_broken_window_fails_and_opens_nothing(drift_checkout, github, tmp_path):
+    broken = window(drift_checkout.path, seed=13, shifted=False).drop(columns=["contract"])
+    run = run_drift(drift_checkout, broken, "Window: a column missing", github, tmp_path)
+    assert run.results() == {"drift": "failure", "retrain": "skipped"}, run.log()
+    assert "contract" in run.jobs["drift"].log, run.log("drift")
+    assert run.calls == []
+
+
+def test_drift_on_schedule_opens_one_retraining_pull_request(drift_checkout, github, tmp_path):
+    """With a GitHub App configured, its token (not the workflow's) pushes and opens the PR."""
+    shifted = window(drift_checkout.path, seed=14, shifted=True)
+    app = {"variables": {"RETRAIN_APP_ID": "12345"},
+           "secrets": {"RETRAIN_APP_PRIVATE_KEY": "-----BEGIN PRIVATE KEY-----"}}  # fmt: skip
+    run = run_drift(drift_checkout, shifted, "Window: shifted", github, tmp_path, **app)
+    assert run.results() == {"drift": "success", "retrain": "success"}, run.log()
+    assert run.jobs["drift"].outputs["drift-detected"] == "true"
+    assert "retraining/drift" in remote_branches(drift_checkout)
+    (pull,) = [
+        p for p in github.pulls[REPOSITORY].values() if p["head"]["ref"] == "retraining/drift"
+    ]
+    assert pull["base"]["ref"] == "main" and pull["state"] == "open"
+    assert [label["name"] for label in pull["labels"]] == ["retraining"]
+    tokens = {c.headers["authorization"].split()[-1] for c in run.calls}
+    assert len(tokens) == 1 and tokens.pop().startswith("ghs_standin_"), "the App's token"
+    assert [(c.method, c.path.split(REPOSITORY)[-1]) for c in run.calls] == [
+        ("GET", "/pulls"),
+        ("POST", "/pulls"),
+        ("POST", f"/issues/{pull['number']}/labels"),
+    ]
+
+
+# -- cd.yml and promote.yml ------------------------------------------------------------------
+
+
+def listening_pid(port: int) -> int | None:
+    for conn in psutil.net_connections("tcp"):
+        if conn.status == psutil.CONN_LISTEN and conn.laddr.port == port and conn.pid:
+            return conn.pid
+    return None
+
+
+def served_version(url: str) -> str:
+    return str(httpx.get(f"{url}/version", timeout=10).json()["version"])
+
+
+@pytest.fixture(scope="module")
+def delivery(tmp_path_factory, slim_base_image):
+    """A bake with DEPLOY on: a shared registry (a real `mlflow server`), the local target on
+    free ports, a bare remote. Stops the servers the deploys left running."""
+    root = tmp_path_factory.mktemp("act-cd")
+    repo = Checkout(bake_for_act(root / "bake"))
+    urls = {}
+    for env in ("staging", "production"):
+        path = repo.path / f"deploy/{env}.yaml"
+        urls[env] = f"http://127.0.0.1:{free_port()}"
+        path.write_text(re.sub(r"http://127\.0\.0\.1:\d+", urls[env], path.read_text()))
+    repo.git("add", "-A")
+    repo.git("commit", "--quiet", "-m", "Start from cookiecutter-mlops-gitops")
+    repo.git("init", "--quiet", "--bare", str(root / "origin.git"))
+    repo.git("remote", "add", "origin", str(root / "origin.git"))
+    repo.git("push", "--quiet", "origin", "main")
+    with MlflowServer(root / "mlflow") as registry:
+        settings = {"variables": {"DEPLOY": "true"},
+                    "secrets": {"MLFLOW_TRACKING_URI": registry.url}}  # fmt: skip
+        try:
+            yield repo, urls, settings
+        finally:
+            for url in urls.values():
+                pid = listening_pid(int(url.rsplit(":", 1)[1]))
+                if pid:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(os.getpgid(pid), signal.SIGTERM)
+
+
+@pytest.fixture(scope="module")
+def cd_push(delivery, github, tmp_path_factory):
+    repo, _, settings = delivery
+    repo.git("switch", "--quiet", "main")
+    event = push_event(REPOSITORY, after=repo.git("rev-parse", "HEAD"))
+    tmp = tmp_path_factory.mktemp("act-cd-run")
+    return run_workflow(repo.path, "cd.yml", event, fake=github, tmp=tmp, **settings)
+
+
+def test_cd_push_to_main_releases_and_deploys_staging(cd_push, delivery, github):
+    repo, urls, _ = delivery
+    run = cd_push
+    assert run.results() == {"refuse-other-refs": "skipped", "release": "success",
+                             "staging": "success"}, run.log()  # fmt: skip
+    digest = run.jobs["release"].outputs["digest"]
+    assert digest.startswith("sha256:"), run.log("release")
+    repo.git("fetch", "--quiet", "origin")
+    pin = repo.git("log", "-1", "--format=%an %s", "origin/main")
+    assert pin == "github-actions[bot] deploy: pin staging to churn-model version 1 [skip ci]"
+    staging = yaml.safe_load(repo.git("show", "origin/main:deploy/staging.yaml"))
+    assert staging["model"]["version"] == 1 and staging["image"]["digest"] == digest
+    assert served_version(urls["staging"]) == "1"
+    (pull,) = pulls_from(github, "promote/production")
+    assert pull["state"] == "open" and pull["base"]["ref"] == "main"
+    assert [(c.method, c.path.split(REPOSITORY)[-1]) for c in run.calls] == [
+        ("GET", "/pulls"),
+        ("POST", "/pulls"),
+        ("POST", f"/issues/{pull['number']}/labels"),
+    ]
+
+
+def test_cd_without_deploy_variable_does_nothing(delivery, github, tmp_path):
+    repo, _, _ = delivery
+    repo.git("switch", "--quiet", "main")
+    run = run_workflow(repo.path, "cd.yml", push_event(REPOSITORY), fake=github, tmp=tmp_path)
+    assert set(run.results().values()) == {"skipped"}, run.log()
+    assert run.calls == []
+
+
+def test_cd_dispatched_from_another_branch_builds_nothing(checkout, github, tmp_path):
+    checkout.git("switch", "--quiet", "-C", "feature", "main")
+    event = dispatch_event(REPOSITORY, ref="refs/heads/feature")
+    run = run_workflow(checkout.path, "cd.yml", event, fake=github, tmp=tmp_path,
+                       variables={"DEPLOY": "true"})  # fmt: skip
+    assert run.results() == {"refuse-other-refs": "failure", "release": "skipped",
+                             "staging": "skipped"}, run.log()  # fmt: skip
+    assert "nothing was built, pinned or deployed" in run.jobs["refuse-other-refs"].log
+    assert run.calls == []
+
+
+def test_promote_merged_promotion_deploys_production(cd_push, delivery, github, tmp_path):
+    repo, urls, settings = delivery
+    # GitHub merges the promotion pull request: main gets deploy/production.yaml's new pin.
+    repo.git("fetch", "--quiet", "origin")
+    repo.git("switch", "--quiet", "-C", "main", "origin/main")
+    repo.git(
+        "merge", "--quiet", "--no-ff", "-m", "Merge promote/production", "origin/promote/production"
+    )
+    repo.git("push", "--quiet", "origin", "main")
+    run = run_workflow(repo.path, "promote.yml", push_event(REPOSITORY), fake=github,
+                       tmp=tmp_path, **settings)  # fmt: skip
+    assert run.results() == {"refuse-other-refs": "skipped", "production": "success"}, run.log()
+    assert served_version(urls["production"]) == "1"
+
+
+def test_promote_dispatched_from_another_branch_deploys_nothing(delivery, github, tmp_path):
+    repo, _, settings = delivery
+    repo.git("switch", "--quiet", "-C", "rogue", "main")
+    production = repo.path / "deploy/production.yaml"
+    production.write_text(production.read_text().replace("smoke:", "smoke: # rogue\n", 1))
+    repo.git("commit", "--quiet", "-am", "Deploy from a branch")
+    event = dispatch_event(REPOSITORY, ref="refs/heads/rogue")
+    run = run_workflow(repo.path, "promote.yml", event, fake=github, tmp=tmp_path, **settings)
+    assert run.results() == {"refuse-other-refs": "failure", "production": "skipped"}, run.log()
+    assert "nothing was deployed" in run.jobs["refuse-other-refs"].log, run.log()
+    assert run.calls == []
+
+
+# -- template-sync.yml -----------------------------------------------------------------------
+
+# The fixtures `template` (a git copy of this template at v1.0.0) and `user_repo` (baked from
+# it, pushed to a bare origin) are test_template_sync.py's, imported for pytest to find.
+
+
+def test_template_sync_on_schedule_opens_one_pull_request(request, github, tmp_path):
+    """A new template release (v1.1.0) since the bake (v1.0.0): the weekly run opens one PR."""
+    copy, baked = request.getfixturevalue("template"), request.getfixturevalue("user_repo")
+    (copy / sync.PROJECT / "UPGRADING.md").write_text("# Upgrading {{ cookiecutter.project }}\n")
+    sync.commit_all(copy, "template B", tag="v1.1.0")
+    event = schedule_event(REPOSITORY, "23 5 * * 1")
+    run = run_workflow(baked, "template-sync.yml", event, fake=github, tmp=tmp_path / "act")
+    assert run.results() == {"bake": "success", "publish": "success"}, run.log()
+    assert (run.artifacts / "template-sync-bundle/bundle.tar").is_file(), "bake hands publish it"
+    (pull,) = pulls_from(github, "template-sync")
+    assert pull["title"] == "Template update: v1.0.0 → v1.1.0"
+    origin = baked.parent.parent / "origin.git"
+    assert sync.on_branch(origin, "template-sync", "UPGRADING.md") == "# Upgrading churn-model"
+    assert [(c.method, c.path.split(REPOSITORY)[-1]) for c in run.calls] == [
+        ("GET", "/pulls"),
+        ("POST", "/pulls"),
+        ("POST", f"/issues/{pull['number']}/labels"),
+    ]
+    assert {c.headers["authorization"] for c in run.calls} == {"Bearer ghs_fake_actions_token"}
+
+
+def test_template_sync_to_a_missing_release_fails(request, github, tmp_path):
+    baked = request.getfixturevalue("user_repo")
+    event = dispatch_event(REPOSITORY, "refs/heads/main", inputs={"ref": "v9.9.9"})
+    run = run_workflow(baked, "template-sync.yml", event, fake=github, tmp=tmp_path / "act",
+                       inputs={"ref": "v9.9.9"})  # fmt: skip
+    assert run.results() == {"bake": "failure", "publish": "skipped"}, run.log()
+    assert "v9.9.9" in run.jobs["bake"].log, run.log()
+    assert run.calls == []
+
+
+# -- the template repository's own workflows -------------------------------------------------
+
+TEMPLATE_REPOSITORY = "your-org/cookiecutter-mlops-gitops"
+
+
+@pytest.fixture(scope="module")
+def template_clone(tmp_path_factory):
+    """This template as a fresh clone has it: the working tree's files (not its .venv or other
+    ignored files), committed."""
+    copy = tmp_path_factory.mktemp("template-ci") / "template"
+    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT,
+                            capture_output=True, text=True, check=True).stdout  # fmt: skip
+    for name in filter(None, listed.split("\0")):
+        source = ROOT / name
+        if source.is_file() and not source.is_symlink():
+            (copy / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, copy / name)
+    repo = Checkout(copy)
+    repo.git("init", "--quiet", "--initial-branch", "main")
+    repo.git("add", "-A")
+    repo.git("commit", "--quiet", "-m", "template")
+    return repo
+
+
+def template_ci(repo: Checkout, job: str, github, tmp: Path):
+    event = pull_request_event(TEMPLATE_REPOSITORY, 3, repo.git("branch", "--show-current"))
+    return run_workflow(repo.path, "ci.yml", event, fake=github, tmp=tmp, job=job,
+                        repository=TEMPLATE_REPOSITORY)  # fmt: skip
+
+
+@pytest.mark.parametrize("job", ["lint", "zizmor"])
+def test_template_ci_jobs_run_green(template_clone, job, github, tmp_path):
+    """`fast` repeats this suite's fast tests and `e2e` is .ci/run itself: not run here."""
+    template_clone.git("switch", "--quiet", "main")
+    run = template_ci(template_clone, job, github, tmp_path)
+    assert run.jobs[job].result == "success", run.log(job)
+
+
+def test_template_ci_zizmor_fails_on_an_unpinned_action(template_clone, github, tmp_path):
+    def unpin(path):
+        workflow = path / ".github/workflows/ci.yml"
+        text = workflow.read_text()
+        workflow.write_text(re.sub(r"actions/checkout@[0-9a-f]{40}", "actions/checkout@v5", text))
+
+    template_clone.branch("unpinned", unpin, "Unpin checkout")
+    run = template_ci(template_clone, "zizmor", github, tmp_path)
+    assert run.jobs["zizmor"].result == "failure", run.log("zizmor")
+    assert "unpinned-uses" in run.jobs["zizmor"].log, run.log("zizmor")
