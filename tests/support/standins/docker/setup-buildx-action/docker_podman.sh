@@ -40,8 +40,9 @@ podman "${args[@]}" --iidfile "$iidfile" "${context:?no build context given}"
 key="containerimage.config.digest" digest="$(cat "$iidfile")"
 if [ "$push" = true ]; then
   key="containerimage.digest"
+  mkdir -p "${STANDIN_REGISTRY:?STANDIN_REGISTRY (the local registry folder) is not set}"
   for tag in "${tags[@]}"; do
-    folder="${STANDIN_REGISTRY:?STANDIN_REGISTRY (the local registry folder) is not set}/${tag//[\/:]/_}"
+    folder="$STANDIN_REGISTRY/${tag//[\/:]/_}"
     rm -rf "$folder"
     podman push --quiet --digestfile "$iidfile" "$tag" "dir:$folder"
     digest="$(cat "$iidfile")"
