@@ -1,20 +1,17 @@
-"""The build-image Action: the flags it gives buildx (a recorded `docker`), and real builds
-with podman behind the same flags."""
+"""The build-image Action: the flags it gives buildx (a recorded `docker`). Real builds with
+podman behind the same flags run in the generated workflows under act
+(tests/test_workflows_act.py: ci.yml's image job, cd.yml's release job)."""
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
 import sys
 
 import pytest
 
-from tests.conftest import ROOT, run_in
 from tests.support.action_helpers import (
     ACTIONS,
-    PACKAGE,
     UsesRecorder,
 )
 from tests.support.action_runner import run_action
@@ -153,82 +150,3 @@ def test_build_image_failure_fails_the_step(tmp_path):
     assert result.failed
     assert "failed to solve" in result.step("build").stderr
     assert "digest" not in result.step("build").outputs
-
-
-@pytest.fixture(scope="module")
-def base_image():
-    done = subprocess.run(["bash", str(ROOT / "tests/support/base_image.sh")],
-                          capture_output=True, text=True, timeout=1800)  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    return "localhost/python-base:3.11"
-
-
-def inspect_image(reference):
-    """podman's description of a local image, and its labels (docker and OCI layouts differ)."""
-    inspect = subprocess.run(["podman", "image", "inspect", reference],
-                             capture_output=True, text=True, check=True)  # fmt: skip
-    (info,) = json.loads(inspect.stdout)
-    return info, info["Config"]["Labels"] if "Config" in info else info["Labels"]
-
-
-@pytest.mark.image
-@pytest.mark.network  # the base image may need a Debian mirror
-def test_build_image_with_a_real_builder(tmp_path, base_image):
-    """`docker` is tests/support/docker_podman.sh: the same buildx flags, built by podman."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    (bin_dir / "docker").symlink_to(ROOT / "tests/support/docker_podman.sh")
-    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
-    context = tmp_path / "context"
-    context.mkdir()
-    (context / "Dockerfile").write_text(
-        "ARG BASE_IMAGE=python:3.11-slim\nFROM ${BASE_IMAGE}\nRUN python3 --version > /version\n"
-    )
-    image = "localhost/build-image-test"
-    inputs = {"image": image, "tags": "t1", "context": "context", "file": "context/Dockerfile",
-              "build-args": f"BASE_IMAGE={base_image}", "model-version": "3"}  # fmt: skip
-    result = run_action(ACTIONS / "build-image", inputs, cwd=tmp_path, env=env, github=GITHUB,
-                        uses=build_uses())  # fmt: skip
-    try:
-        assert not result.failed, result.log
-        info, labels = inspect_image(f"{image}:t1")
-        assert labels["org.opencontainers.image.revision"] == GITHUB["sha"]
-        assert labels["ai.mlops.model.version"] == "3"
-        # A local build has no manifest digest; its image id is no reference to deploy.
-        assert result.outputs["image-id"].removeprefix("sha256:") == info["Id"]
-        assert (result.outputs["digest"], result.outputs["image"]) == ("", "")
-    finally:
-        subprocess.run(["podman", "rmi", "-f", f"{image}:t1"], capture_output=True)
-
-
-@pytest.mark.slow
-@pytest.mark.image
-@pytest.mark.network  # the base image may need a Debian mirror
-def test_build_image_bakes_the_projects_model_as_ci_does(trained_project, tmp_path, base_image):
-    """The generated ci.yml's path: export with the project's verb, then this Action builds
-    the project's own Dockerfile (`docker` shimmed to podman, as above)."""
-    project = tmp_path / "p"
-    shutil.copytree(trained_project, project, ignore=shutil.ignore_patterns("build", "logs"))
-    run_in(project, "python", "-m", PACKAGE, "build-image", "--no-build", "--alias", "candidate")
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    (bin_dir / "docker").symlink_to(ROOT / "tests/support/docker_podman.sh")
-    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
-    image = "localhost/churn-model-ci"
-    inputs = {"image": image, "tags": "ci", "build-args": f"BASE_IMAGE={base_image}"}
-    uses = build_uses()
-    result = run_action(ACTIONS / "build-image", inputs, cwd=project, env=env, github=GITHUB,
-                        uses=uses)  # fmt: skip
-    try:
-        assert not result.failed, result.log
-        (upload,) = uses.called("actions/upload-artifact")  # the verb's SBOM, attached
-        assert (project / upload["path"]).is_file()
-        info, labels = inspect_image(f"{image}:ci")
-        assert labels["ai.mlops.model.name"] == "churn-model"
-        assert labels["ai.mlops.model.version"] == labels["org.opencontainers.image.version"] == "1"
-        assert labels["org.opencontainers.image.revision"] == GITHUB["sha"]
-        assert result.outputs["image-id"].removeprefix("sha256:") == info["Id"]
-        assert result.outputs["image"] == ""
-        assert "| model version | 1 |" in result.summary
-    finally:
-        subprocess.run(["podman", "rmi", "-f", f"{image}:ci"], capture_output=True)
