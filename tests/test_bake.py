@@ -60,7 +60,7 @@ COMMON = {
     "src/PKG/training/metrics_diff.py", "src/PKG/training/model_tests.py",
     "src/PKG/training/register.py", "src/PKG/training/task.py", "src/PKG/training/train.py",
     "src/PKG/serving/__init__.py", "src/PKG/serving/batching.py",
-    "src/PKG/serving/build_image.py", "src/PKG/serving/load_test.py",
+    "src/PKG/serving/build_image.py", "src/PKG/serving/load_test.py", "src/PKG/serving/probe.py",
     "src/PKG/serving/metrics.py", "src/PKG/serving/model_source.py",
     "src/PKG/serving/prediction_log.py", "src/PKG/serving/request_models.py",
     "src/PKG/serving/request_body.py",

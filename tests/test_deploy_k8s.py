@@ -101,7 +101,7 @@ class Cluster:
                     skip = False
                 elif arg == "-n":
                     skip = True
-                elif not arg.startswith("-") and not re.fullmatch(r"\d+:\d+", arg):
+                elif not arg.startswith("-") and not re.fullmatch(r"\d*:\d+", arg):
                     words.append(arg)
             out.append(" ".join(words))
         return out

@@ -17,9 +17,9 @@ What it does, per subcommand (anything else exits 1):
 - `rollout undo deployment/NAME [--to-revision=N]`: revision N (default: the one before the
   current) becomes current under a new number, as after an apply of its template;
 - `scale deployment/NAME --replicas=N`;
-- `port-forward -n NS TYPE/NAME LOCAL:REMOTE`: serves, on 127.0.0.1:LOCAL, a stand-in of
-  the model server whose /version is the MODEL_VERSION of that Deployment's current template
-  (a Service forwards to the Deployment of the same name). Its /predict is a fixed rule of
+- `port-forward -n NS TYPE/NAME [LOCAL]:REMOTE`: serves, on 127.0.0.1:LOCAL (empty: a free
+  port, printed as kubectl prints it), a stand-in of the model server whose /version is
+  the MODEL_VERSION of that Deployment's current template (a Service forwards to the Deployment of the same name). Its /predict is a fixed rule of
   the stand-in, not a model and not the smoke cases: churn "yes" below 12 months of tenure,
   else "no"; versions listed in FAKE_KUBECTL_BROKEN_VERSIONS answer the opposite. So a
   deploy test proves the verb's decisions on a server's answers, never that an image's model
@@ -199,9 +199,9 @@ def port_forward(resource: str, ports: str) -> None:
         def log_message(self, *args):
             pass
 
-    local = int(ports.split(":")[0])
-    server = HTTPServer(("127.0.0.1", local), Handler)
-    print(f"Forwarding from 127.0.0.1:{local} -> {ports.split(':')[1]}", flush=True)
+    local, remote = ports.split(":")
+    server = HTTPServer(("127.0.0.1", int(local or 0)), Handler)  # `:80`: a free local port
+    print(f"Forwarding from 127.0.0.1:{server.server_address[1]} -> {remote}", flush=True)
     server.serve_forever()
 
 

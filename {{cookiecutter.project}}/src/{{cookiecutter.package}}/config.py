@@ -37,6 +37,12 @@ class Columns:
     def features(self):
         return [*self.numeric, *self.categorical]
 
+    @property
+    def request(self):
+        """What a request record may carry: the features, then the sensitive columns that are
+        not features (logged for fairness and drift, never scored)."""
+        return [*self.features, *(name for name in self.sensitive if name not in self.features)]
+
 
 def load_params(path=PARAMS_FILE):
     if not Path(path).exists():

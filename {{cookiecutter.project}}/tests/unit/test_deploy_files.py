@@ -3,6 +3,7 @@
 import difflib
 import json
 import shutil
+import socket
 
 import pytest
 
@@ -15,7 +16,7 @@ from {{ cookiecutter.package }}.deploy.desired_state import (
     pin,
     pinned_version,
 )
-from {{ cookiecutter.package }}.deploy.smoke import percentile
+from {{ cookiecutter.package }}.deploy.smoke import percentile, smoke_test
 from {{ cookiecutter.package }}.serving.request_models import RequestSchema
 
 
@@ -24,6 +25,19 @@ def test_deploy_file_is_valid_and_names_this_model(env, params):
     settings = load_deploy(env)
     assert settings["model"]["name"] == params["registry"]["model_name"]
     assert settings["smoke"]["requests"] > 0 and settings["smoke"]["max_p95_ms"] > 0
+
+
+def test_the_smoke_test_waits_as_long_as_params_yaml_says():
+    """A server that never answers fails the ready check after `timeouts.deployed_ready`,
+    and the check names that setting."""
+    with socket.socket() as closed:  # bound, never listening: every connection is refused
+        closed.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{closed.getsockname()[1]}"
+        timeouts = {"deployed_ready": 0.3, "smoke_request": 1}
+        result = smoke_test(url, "1", [], {"requests": 1, "max_p95_ms": 100}, timeouts)
+    (ready,) = result["checks"]
+    assert not result["passed"] and ready["name"] == "ready"
+    assert "waited 0.3 s: params.yaml `timeouts.deployed_ready`" in ready["detail"]
 
 
 def test_smoke_cases_are_requests_the_server_accepts(contract, spec, params):

@@ -20,7 +20,7 @@ SERVING_CONTRACT = "serving_contract"  # its key in a logged model's MLmodel met
 def serving_contract(spec, contract):
     """What a model needs of a request: its column lists and their rules. Logged with the
     model, so a server takes each version's request model from the version itself."""
-    names = [*spec.features, *[c for c in spec.sensitive if c not in spec.features], spec.target]
+    names = [*spec.request, spec.target]
     rules = {name: contract["columns"][name] for name in names if name in contract["columns"]}
     return {"target": spec.target, "positive_class": spec.positive_class,
             "numeric": list(spec.numeric), "categorical": list(spec.categorical),

@@ -44,7 +44,7 @@ def deploy(args):
     check_deployable(registry, name, version, env)
     previous = alias_version(registry, name, env)
     target = make_target(env, settings)
-    cases = load_smoke_cases()
+    cases, timeouts = load_smoke_cases(), load_params()["timeouts"]
     record = {
         "environment": env,
         "target": settings["target"],
@@ -63,7 +63,7 @@ def deploy(args):
     )
 
     def smoke(url, stage):
-        result = smoke_test(url, version, cases, settings["smoke"]) | {"stage": stage}
+        result = smoke_test(url, version, cases, settings["smoke"], timeouts) | {"stage": stage}
         record["smoke"].append(result)
         print(smoke_summary(result), flush=True)
         if not result["passed"]:

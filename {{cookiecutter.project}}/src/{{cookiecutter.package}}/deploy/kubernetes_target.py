@@ -19,13 +19,14 @@ import contextlib
 import copy
 import math
 import os
-import socket
+import re
+import select
 import subprocess
 import time
 
 import yaml
 
-from ..config import REPORTS_DIR, CliError
+from ..config import REPORTS_DIR, CliError, load_params
 from .desired_state import DeployFailed, image_ref
 
 CONTAINER = "server"
@@ -45,6 +46,7 @@ class KubernetesTarget:
         self.replicas, self.max_replicas = int(rollout["replicas"]), int(rollout["max_replicas"])
         self.canary_percent = float(rollout.get("canary_percent") or 0)
         self.timeout = int(rollout["timeout_seconds"])
+        self.timeouts = load_params()["timeouts"]
         self.url = cluster.get("url")
         self.objects = self.render(cluster.get("overlay") or f"deploy/k8s/overlays/{env}")
         self.stable, self.canary = find_deployments(self.objects)
@@ -104,26 +106,22 @@ class KubernetesTarget:
 
     @contextlib.contextmanager
     def port_forward(self, resource, remote_port):
-        """A local URL that reaches resource (deployment/x, service/y) while the block runs."""
-        local = free_port()
-        command = [
-            self.kubectl,
-            "port-forward",
-            "-n",
-            self.namespace,
-            resource,
-            f"{local}:{remote_port}",
-        ]
+        """A local URL that reaches resource (deployment/x, service/y) while the block runs.
+        kubectl picks the local port itself (`:PORT`), so no other process can take it
+        between a choice and its use."""
+        command = [self.kubectl, "port-forward", "-n", self.namespace, "--address=127.0.0.1",
+                   resource, f":{remote_port}"]  # fmt: skip
         process = subprocess.Popen(
-            command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
         try:
-            wait_for_port(process, local, f"kubectl port-forward {resource}")
+            what = f"kubectl port-forward {resource}"
+            local = forwarded_port(process, what, self.timeouts["port_forward"])
             yield f"http://127.0.0.1:{local}"
         finally:
             process.terminate()
             with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=10)
+                process.wait(timeout=self.timeouts["server_stop"])
 
     # -- rollout ---------------------------------------------------------------------------
     def canary_replicas(self):
@@ -237,19 +235,19 @@ def set_image(deployment, image, version):
     raise CliError(f"Deployment {deployment['metadata']['name']} has no container {CONTAINER!r}.")
 
 
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_for_port(process, port, what, seconds=30):
+def forwarded_port(process, what, seconds):
+    """The local port kubectl reports (`Forwarding from 127.0.0.1:PORT -> ...`) once it
+    listens."""
     deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
+    while (left := deadline - time.monotonic()) > 0:
+        if not select.select([process.stdout], [], [], left)[0]:
+            break
+        line = process.stdout.readline()
+        if not line:
             raise DeployFailed(f"{what} exited: {process.stderr.read().strip()[-400:]}")
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.2)
-    raise DeployFailed(f"{what} did not listen on port {port} within {seconds} s")
+        found = re.search(r"Forwarding from 127\.0\.0\.1:(\d+)", line)
+        if found:
+            return int(found.group(1))
+    raise DeployFailed(
+        f"{what} did not listen within {seconds} s (params.yaml `timeouts.port_forward`)"
+    )

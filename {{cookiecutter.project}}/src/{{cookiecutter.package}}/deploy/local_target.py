@@ -15,9 +15,9 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from ..config import PACKAGE, CliError
+from ..config import PACKAGE, CliError, load_params
+from ..serving.probe import call
 from .desired_state import DeployFailed
-from .smoke import call
 
 STATE_DIR = Path(".deploy")
 
@@ -31,6 +31,8 @@ class LocalTarget:
             raise CliError(f"deploy/{env}.yaml: server.url {self.url!r} needs a host and a port.")
         self.host, self.port = parts.hostname, parts.port
         self.timeout = float(settings["rollout"]["timeout_seconds"])
+        timeouts = load_params()["timeouts"]
+        self.stop_seconds, self.request_seconds = timeouts["server_stop"], timeouts["smoke_request"]
         self.state_file = STATE_DIR / f"{env}.json"
         self.log_file = STATE_DIR / f"{env}.log"
         self.process = None  # the Popen, when this command started the server
@@ -71,7 +73,7 @@ class LocalTarget:
     def ensure_running(self):
         if self.pid() is not None:
             return
-        status, _ = call(self.url, "/health", timeout=2)
+        status, _ = call(self.url, "/health", timeout=self.request_seconds)
         if status is not None:
             raise DeployFailed(
                 f"something that is not the {self.env} server of this project answers at "
@@ -118,7 +120,7 @@ class LocalTarget:
         pid = self.pid()
         if pid is not None:
             os.killpg(pid, signal.SIGTERM)
-            deadline = time.monotonic() + 15
+            deadline = time.monotonic() + self.stop_seconds
             while self.pid() is not None and time.monotonic() < deadline:
                 time.sleep(0.2)
             if self.pid() is not None:
@@ -132,7 +134,7 @@ class LocalTarget:
         while time.monotonic() < deadline:
             if self.pid() is None:
                 raise DeployFailed(f"{self.describe()} exited: {self.log_tail()}")
-            status, body = call(self.url, "/version", timeout=5)
+            status, body = call(self.url, "/version", timeout=self.request_seconds)
             if status == 200 and isinstance(body, dict):
                 served = body.get("version")
                 if str(served) == str(version):

@@ -2,7 +2,9 @@
 
 Starts `serve` on a free 127.0.0.1 port (the registry alias, or --model-path) as the
 environment `load-test`, so nothing it logs can reach a real environment's prediction log
-(and the locustfile marks its requests synthetic: none is logged). Waits for /ready, runs
+(and the locustfile marks its requests synthetic: none is logged). Waits for /ready
+(`timeouts.server_ready`), sends `load_test.warmup_requests` unmeasured requests (a fresh
+process's first calls are slow, most of all on a busy CI runner), runs
 tests/load/locustfile.py with the `load_test:` settings of params.yaml, and stops the
 server. Fails when any request failed or the 95th percentile latency is over
 `gates.max_p95_ms`. Writes reports/load.json and .md (Locust's CSVs: reports/load_*.csv).
@@ -13,13 +15,11 @@ import json
 import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 from ..config import PACKAGE, REPORTS_DIR, CliError, columns, load_params, load_schema
 from ..reports import markdown_table, write_report
+from .probe import call, wait_until_ready
 
 LOCUSTFILE = Path("tests/load/locustfile.py")
 CSV_PREFIX = REPORTS_DIR / "load"
@@ -48,8 +48,7 @@ def sample_records(count, seed=0):
 
     params = load_params()
     spec = columns(params)
-    wanted = [*spec.features, *[c for c in spec.sensitive if c not in spec.features]]
-    frame = load_dataset(params)[wanted]
+    frame = load_dataset(params)[spec.request]
     frame = frame.sample(min(count, len(frame)), random_state=seed)
     return json.loads(frame.to_json(orient="records"))  # plain ints, floats and nulls
 
@@ -69,17 +68,24 @@ def start_server(port, args):
         return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
 
 
-def wait_until_ready(url, server, timeout=120):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise CliError(f"The server exited before it was ready:\n{SERVER_LOG.read_text()}")
-        try:
-            with urllib.request.urlopen(f"{url}/ready", timeout=2):
-                return
-        except (urllib.error.URLError, ConnectionError):
-            time.sleep(0.25)
-    raise CliError(f"The server was not ready after {timeout} s; its log: {SERVER_LOG}.")
+def ready(url, server, seconds):
+    status, body = wait_until_ready(url, seconds, process=server)
+    if status == 200:
+        return
+    if server.poll() is not None:
+        raise CliError(f"The server exited before it was ready:\n{SERVER_LOG.read_text()}")
+    raise CliError(
+        f"The server was not ready after {seconds} s (params.yaml `timeouts.server_ready`; "
+        f"GET /ready answered {status}: {body}); its log: {SERVER_LOG}."
+    )
+
+
+def warm_up(url, requests, timeout):
+    """Requests before the measured run: the first predict calls of a fresh process pay for
+    imports, caches and lazy set-up, which is not the latency the gate is about."""
+    records = sample_records(max(requests, 1))
+    for index in range(requests):
+        call(url, "/predict", records[index % len(records)], timeout=timeout)
 
 
 def run_locust(url, settings):
@@ -120,15 +126,17 @@ def load_test(args):
     load_schema()  # the server needs the contract: say so before starting anything
     settings = {**params["load_test"], **{k: v for k, v in vars(args).items()
                                            if k in ("users", "seconds") and v}}  # fmt: skip
+    timeouts = params["timeouts"]
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     server = start_server(port, args)
     try:
-        wait_until_ready(url, server)
+        ready(url, server, timeouts["server_ready"])
+        warm_up(url, settings["warmup_requests"], timeouts["smoke_request"])
         locust_exit = run_locust(url, settings)
     finally:
         server.terminate()
-        server.wait(timeout=30)
+        server.wait(timeout=timeouts["server_stop"])
     stats = aggregated_stats()
     gate = params["gates"]["max_p95_ms"]
     problems = verdict(stats["p95_ms"], stats["failures"], stats["requests"], gate)

@@ -43,8 +43,8 @@ class RequestSchema:
         self._categories = [(name, {*map(str, seen["values"]), None, np.nan})
                             for name, seen in observed.items() if "values" in seen]  # fmt: skip
         self.integers = [name for name in spec.numeric if self.rules[name].get("dtype") == "int"]
-        optional = [name for name in spec.sensitive if name not in self.features]
-        self.columns = [*self.features, *optional]
+        self.columns = spec.request
+        optional = self.columns[len(self.features) :]
         fields = {
             name: _field(contract["columns"].get(name), name in self.numeric, name in optional)
             for name in self.columns
