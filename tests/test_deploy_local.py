@@ -7,9 +7,13 @@ pushes (to a bare git remote) or opens the promotion pull request (on the fake G
 `deploy` reconciles an environment. The `serve` processes it starts stay up between steps,
 so "the same pid" proves a version switch without a restart.
 
-    v1 -> staging and production; v2 -> staging, promotion PR, merge -> production serves v2
+    v1 -> staging and production; v2 -> staging; promotion PR; merge -> production serves v2
     (a client loop meanwhile: no failed request); revert the merge -> production serves v1;
     v3 (inverted labels, tagged as passing) -> staging smoke test fails -> v2 keeps serving.
+
+The stages share one module-scoped project (training a version takes a minute), and each
+stage is its own test, so the first failure does not hide the others: the promotion PR, the
+merge, the revert and the failed smoke test are checked one by one.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import pytest
 
 from tests.conftest import ROOT, bake, project_env
 from tests.support.action_runner import run_action
+from tests.support.fake_github import FakeGitHub
 from tests.support.mlflow_server import MlflowServer, free_port
 
 PACKAGE = "churn_model"
@@ -41,23 +46,21 @@ ACTIONS = ROOT / "actions"
 # whose gates look passed but whose answers are wrong, as a bad merge could produce.
 BAD_MODEL = f"""
 import mlflow
-from {PACKAGE}.config import columns, load_params
-from {PACKAGE}.data import labels, load_dataset, split
-from {PACKAGE}.registry import client, use_tracking_store
-from {PACKAGE}.train import build_pipeline, types_to_trust
+from {PACKAGE}.config import columns, load_params, load_schema
+from {PACKAGE}.data.contract import serving_contract
+from {PACKAGE}.data.loading import labels, load_dataset, split
+from {PACKAGE}.registry import client
+from {PACKAGE}.training.train import build_pipeline, log_to_mlflow
 
 params = load_params()
 spec = columns(params)
 train_set, _ = split(load_dataset(params), params)
 features = train_set[spec.features]
 pipeline = build_pipeline(spec, params["model"]).fit(features, 1 - labels(train_set, spec))
-use_tracking_store(params)
+run = log_to_mlflow(pipeline, params, features.head(5), serving_contract(spec, load_schema()))
 name = params["registry"]["model_name"]
 good = client().get_model_version_by_alias(name, "candidate")
-with mlflow.start_run():
-    info = mlflow.sklearn.log_model(pipeline, name="model", input_example=features.head(5),
-                                    skops_trusted_types=types_to_trust(pipeline))
-version = mlflow.register_model(info.model_uri, name, tags=dict(good.tags)).version
+version = mlflow.register_model(run["model_uri"], name, tags=dict(good.tags)).version
 mlflow.MlflowClient().set_registered_model_alias(name, "candidate", version)
 print(version)
 """
@@ -114,8 +117,15 @@ def set_port(project: Path, env: str) -> None:
     path.write_text(text)
 
 
-@pytest.fixture
-def repo(tmp_path, fake_github):
+@pytest.fixture(scope="module")
+def fake_github():
+    with FakeGitHub() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory, fake_github):
+    tmp_path = tmp_path_factory.mktemp("deploy-local")
     project = bake(tmp_path / "bake")
     params = project / "params.yaml"
     params.write_text(params.read_text().replace("poll_seconds: 30", "poll_seconds: 1"))
@@ -172,48 +182,71 @@ class ClientLoop:
         self._thread.join(timeout=30)
 
 
-@pytest.mark.slow
-def test_promote_revert_and_failed_smoke_test(repo, fake_github):
-    served = []  # (step, staging version, production version): printed at the end
+def wait_until(condition, what, seconds=120):
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"waited {seconds} s for {what}"
+        time.sleep(0.05)
 
-    def note(step):
-        served.append((step, repo.served("staging")[0], repo.served("production")[0]))
 
-    # v1, deployed to staging the way cd.yml does it, then pinned in production directly.
-    assert repo.register_from_pipeline() == 1
+def pin_staging(repo):
     pinned = repo.action("promote", **{"from": "candidate", "to": "staging", "mode": "commit"})
     assert not pinned.failed, pinned.log
-    assert pinned.outputs["changed"] == "true" and pinned.outputs["version"] == "1"
-    assert "[skip ci]" in repo.git("log", "-1", "--format=%s", "origin/main")
-    deployed = repo.action("deploy", environment="staging")
-    assert not deployed.failed, deployed.log
-    assert (deployed.outputs["version"], deployed.outputs["outcome"]) == ("1", "succeeded")
-    assert "Deploy churn-model version 1 to staging: succeeded" in deployed.summary
+    return pinned
+
+
+@pytest.fixture(scope="module")
+def staged(repo):
+    """v1 in staging and production (the way cd.yml, then a direct pin, put it there), then v2
+    in staging. Returns what each step's Action answered."""
+    steps = {}
+    assert repo.register_from_pipeline() == 1
+    steps["pin v1"] = pin_staging(repo)
+    steps["deploy v1 to staging"] = repo.action("deploy", environment="staging")
+    assert not steps["deploy v1 to staging"].failed, steps["deploy v1 to staging"].log
     production = repo.path / "deploy/production.yaml"
     production.write_text(production.read_text().replace("  version: null", "  version: 1", 1))
     repo.git("commit", "--quiet", "-am", "Pin production to version 1")
     assert not repo.action("deploy", environment="production").failed
-    note("v1 deployed to staging and production")
-    logged = {p.name: p.read_text().count("\n") for p in (repo.path / "logs").glob("*")}
-    assert not any(logged.values()), f"smoke tests' requests reached a prediction log: {logged}"
-    _, production_pid = repo.served("production")
-
-    # v2: staging, then the promotion pull request on the fake GitHub.
+    logs = (repo.path / "logs").glob("*")
+    steps["logged after v1"] = {path.name: path.read_text().count("\n") for path in logs}
+    steps["production pid"] = repo.served("production")[1]
     params = repo.path / "params.yaml"
     params.write_text(params.read_text().replace("    C: 1.0", "    C: 0.3"))
     assert repo.register_from_pipeline() == 2
-    assert not repo.action(
-        "promote", **{"from": "candidate", "to": "staging", "mode": "commit"}
-    ).failed
+    pin_staging(repo)
     assert not repo.action("deploy", environment="staging").failed
-    note("v2 deployed to staging")
+    return steps
+
+
+@pytest.mark.slow
+def test_each_merge_pins_staging_by_a_bot_commit_and_deploys_it(repo, staged):
+    pinned, deployed = staged["pin v1"], staged["deploy v1 to staging"]
+    assert pinned.outputs["changed"] == "true" and pinned.outputs["version"] == "1"
+    assert (deployed.outputs["version"], deployed.outputs["outcome"]) == ("1", "succeeded")
+    assert "Deploy churn-model version 1 to staging: succeeded" in deployed.summary
+    assert "[skip ci]" in repo.git("log", "-1", "--format=%s", "origin/main")
+    assert repo.served("staging")[0] == "2" and repo.served("production")[0] == "1"
+    logged = staged["logged after v1"]
+    assert not any(logged.values()), f"smoke tests' requests reached a prediction log: {logged}"
+
+
+@pytest.fixture(scope="module")
+def promotion(repo, staged, fake_github):
+    """The promotion PR opened by cd.yml's promote step, and a re-run of it."""
     opened = repo.action("promote", **{"from": "staging", "to": "production"})
-    assert not opened.failed, opened.log
-    assert (opened.outputs["number"], opened.outputs["created"]) == ("1", "true")
     repo.git("switch", "--quiet", "main")
     again = repo.action("promote", **{"from": "staging", "to": "production"})  # a re-run of cd
-    assert (again.outputs["number"], again.outputs["created"]) == ("1", "false")
     repo.git("switch", "--quiet", "main")
+    return opened, again
+
+
+@pytest.mark.slow
+def test_one_promotion_pull_request_shows_what_changes(repo, promotion, fake_github):
+    opened, again = promotion
+    assert not opened.failed, opened.log
+    assert (opened.outputs["number"], opened.outputs["created"]) == ("1", "true")
+    assert (again.outputs["number"], again.outputs["created"]) == ("1", "false")
     pulls = fake_github.pulls[REPOSITORY]
     assert list(pulls) == [1]  # ONE promotion pull request
     pull = pulls[1]
@@ -227,53 +260,60 @@ def test_promote_revert_and_failed_smoke_test(repo, fake_github):
     branch_file = repo.git("show", "origin/promote/production:deploy/production.yaml")
     assert re.search(r"(?m)^  version: 2 ", branch_file)
 
-    # Merge it (as GitHub's merge button does), and deploy production as promote.yml does,
-    # with a client scoring records all the while.
-    repo.git(
-        "merge",
-        "--quiet",
-        "--no-ff",
-        "-m",
-        "Merge pull request #1 from octo-org/promote/production",
-        "origin/promote/production",
-    )
-    pull.update(state="closed", merged=True)
-    merge = repo.git("rev-parse", "HEAD")
+
+@pytest.fixture(scope="module")
+def merged(repo, promotion, fake_github):
+    """The PR merged (as GitHub's merge button does) and production deployed as promote.yml
+    does, while a client scores records: (deploy result, client loop, merge commit)."""
+    repo.git("merge", "--quiet", "--no-ff", "-m",
+             "Merge pull request #1 from octo-org/promote/production",
+             "origin/promote/production")  # fmt: skip
+    fake_github.pulls[REPOSITORY][1].update(state="closed", merged=True)
     record = next(iter(_smoke_cases(repo.path)))["record"]
     production_url = json.loads((repo.path / ".deploy/production.json").read_text())["url"]
     with ClientLoop(production_url, record) as loop:
-        time.sleep(1)
+        wait_until(lambda: loop.versions.count("1") >= 5, "answers of version 1 first")
         promoted = repo.action("deploy", environment="production")
-        time.sleep(1)
+        wait_until(lambda: loop.versions.count("2") >= 5, "answers of version 2 after it")
+    return promoted, loop, repo.git("rev-parse", "HEAD")
+
+
+@pytest.mark.slow
+def test_merging_the_promotion_deploys_production_without_a_failed_request(repo, staged, merged):
+    promoted, loop, _ = merged
     assert not promoted.failed, promoted.log
     assert (promoted.outputs["version"], promoted.outputs["previous-version"]) == ("2", "1")
     assert loop.failed == [], (
         f"{len(loop.failed)} of {loop.sent} requests failed: {loop.failed[:3]}"
     )
-    assert {"1", "2"} <= set(loop.versions) and loop.versions[-1] == "2"
-    print(
-        f"\nclient loop during the promotion: {loop.sent} requests, {len(loop.failed)} failed, "
-        f"{loop.versions.count('1')} answered by v1, {loop.versions.count('2')} by v2"
-    )
-    assert repo.served("production") == ("2", production_pid)  # no restart
-    note("promotion PR merged: production deployed")
+    switched = loop.versions.index("2")
+    assert set(loop.versions[:switched]) == {"1"} and set(loop.versions[switched:]) == {"2"}
+    by_version = {v: loop.versions.count(v) for v in ("1", "2")}
+    print(f"\nclient loop during the promotion: {loop.sent} requests, answers by version "
+          f"{by_version}")  # fmt: skip
+    assert repo.served("production") == ("2", staged["production pid"])  # no restart
 
-    # Roll back: revert the merge, deploy again.
-    repo.git("revert", "--no-edit", "-m", "1", merge)
+
+@pytest.mark.slow
+def test_reverting_the_merge_rolls_production_back(repo, staged, merged):
+    repo.git("revert", "--no-edit", "-m", "1", merged[2])
+    production = repo.path / "deploy/production.yaml"
     assert re.search(r"(?m)^  version: 1 ", production.read_text())
     rolled = repo.action("deploy", environment="production")
     assert not rolled.failed, rolled.log
-    assert repo.served("production") == ("1", production_pid)
-    note("promotion reverted: production deployed")
+    assert repo.served("production") == ("1", staged["production pid"])
 
-    # v3 gets every known answer wrong: its staging deploy is rolled back by itself.
+
+@pytest.mark.slow
+def test_a_version_failing_its_smoke_test_is_rolled_back_and_never_promoted(
+    repo, staged, promotion, fake_github
+):
+    """v3 gets every known answer wrong, though its tags say it passed its gates."""
     staging_pid = repo.served("staging")[1]
     script = repo.path / "bad_model.py"
     script.write_text(BAD_MODEL)
     assert repo.run(sys.executable, str(script)).stdout.strip().splitlines()[-1] == "3"
-    assert not repo.action(
-        "promote", **{"from": "candidate", "to": "staging", "mode": "commit"}
-    ).failed
+    pin_staging(repo)
     failed = repo.action("deploy", environment="staging")
     assert failed.failed
     assert (failed.outputs["version"], failed.outputs["outcome"]) == ("3", "rolled_back")
@@ -282,31 +322,17 @@ def test_promote_revert_and_failed_smoke_test(repo, fake_github):
         "Deploying churn-model version 3 to staging failed: the smoke test of server failed" in log
     )
     assert "predicted 'no', expected 'yes'" in log
-    assert "alias staging points to version 2 again" in log
-    assert "serves version 2 again" in log
+    assert "alias staging points to version 2 again" in log and "serves version 2 again" in log
     assert repo.served("staging") == ("2", staging_pid)
     tags = _tags(repo, 3)
     assert tags["deploy.staging.outcome"] == "rolled_back"
     assert tags["deploy.staging.previous_version"] == "2"
     assert "known answer" in tags["deploy.staging.reason"]
-    note("v3 failed its smoke test in staging")
-
     # And it cannot be promoted: staging never accepted it.
     refused = repo.action("promote", **{"from": "staging", "to": "production"})
     assert refused.failed
     assert "has not deployed successfully to staging (last outcome: rolled_back)" in refused.log
     assert list(fake_github.pulls[REPOSITORY]) == [1]
-
-    print("\nstep | staging serves | production serves")
-    for step, staging, prod in served:
-        print(f"{step} | v{staging} | v{prod}")
-    assert [(s, p) for _, s, p in served] == [
-        ("1", "1"),
-        ("2", "1"),
-        ("2", "2"),
-        ("2", "1"),
-        ("2", "1"),
-    ]
 
 
 def _smoke_cases(project):

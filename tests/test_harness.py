@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
+import urllib.request
+
+import pytest
 
 from tests.conftest import ROOT
+from tests.support.mlflow_server import MlflowServer
 
 OFFLINE = ROOT / "tests/support/offline.sh"
 PROBE = """
@@ -68,3 +73,18 @@ def _stat(path):
     except FileNotFoundError:
         return None
     return info.st_ino, info.st_mtime_ns, info.st_size
+
+
+@pytest.mark.slow
+def test_the_mlflow_server_picks_another_port_when_its_port_was_taken(tmp_path):
+    """free_port() races: another process may bind the port before the server does."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        server = MlflowServer(tmp_path)
+        server.port = taken.getsockname()[1]  # as if someone took it right after the pick
+        server.url = f"http://127.0.0.1:{server.port}"
+        with server:
+            assert server.port != taken.getsockname()[1]
+            with urllib.request.urlopen(f"{server.url}/health", timeout=10) as answer:
+                assert answer.status == 200

@@ -19,8 +19,9 @@ What it does, per subcommand (anything else exits 1):
 - `scale deployment/NAME --replicas=N`;
 - `port-forward -n NS TYPE/NAME [LOCAL]:REMOTE`: serves, on 127.0.0.1:LOCAL (empty: a free
   port, printed as kubectl prints it), a stand-in of the model server whose /version is
-  the MODEL_VERSION of that Deployment's current template (a Service forwards to the Deployment of the same name). Its /predict is a fixed rule of
-  the stand-in, not a model and not the smoke cases: churn "yes" below 12 months of tenure,
+  the MODEL_VERSION of that Deployment's current template (a Service forwards to the
+  Deployment of the same name). Its /predict is a fixed rule of the stand-in, not a model
+  and not the smoke cases: churn "yes" below 12 months of tenure,
   else "no"; versions listed in FAKE_KUBECTL_BROKEN_VERSIONS answer the opposite. So a
   deploy test proves the verb's decisions on a server's answers, never that an image's model
   answers right (tests/test_deploy_local.py does that with real servers).

@@ -36,41 +36,40 @@ class MlflowServer:
         self.process: subprocess.Popen | None = None
 
     def start(self) -> MlflowServer:
+        """Start on a free port; a port taken between the pick and the bind (another test,
+        another process) is picked again, a few times, instead of failing the test."""
+        for _ in range(3):
+            if self._started():
+                return self
+            self.port = free_port()
+            self.url = f"http://127.0.0.1:{self.port}"
+        raise RuntimeError(f"mlflow server found no free port:\n{self.log.read_text()[-2000:]}")
+
+    def _started(self) -> bool:
+        """True once /health answers; False when the port was taken; raises otherwise."""
         self.root.mkdir(parents=True, exist_ok=True)
         mlflow = Path(sys.executable).parent / "mlflow"
-        command = [
-            str(mlflow),
-            "server",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--backend-store-uri",
-            f"sqlite:///{self.root / 'mlflow.db'}",
-            "--artifacts-destination",
-            str(self.root / "artifacts"),
-            "--workers",
-            "1",
-        ]
+        store, artifacts = f"sqlite:///{self.root / 'mlflow.db'}", str(self.root / "artifacts")
+        command = [str(mlflow), "server", "--host", "127.0.0.1", "--port", str(self.port),
+                   "--backend-store-uri", store, "--artifacts-destination", artifacts,
+                   "--workers", "1"]  # fmt: skip
         # No background job runner (huey consumers): ten more processes a test does not use.
         env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+        self.log.write_bytes(b"")
         with open(self.log, "ab") as log:
-            self.process = subprocess.Popen(
-                command,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env=env,
-                start_new_session=True,
-            )
+            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+                                            stdin=subprocess.DEVNULL, env=env,
+                                            start_new_session=True)  # fmt: skip
         deadline = time.monotonic() + START_SECONDS
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
+                if "address already in use" in self.log.read_text().lower():
+                    return False
                 raise RuntimeError(f"mlflow server exited:\n{self.log.read_text()[-2000:]}")
             try:
                 with urllib.request.urlopen(f"{self.url}/health", timeout=2) as answer:
                     if answer.status == 200:
-                        return self
+                        return True
             except OSError:
                 time.sleep(0.5)
         self.stop()
