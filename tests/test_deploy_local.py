@@ -83,10 +83,25 @@ class Repo:
     def git(self, *args):
         return self.run("git", *args).stdout.strip()
 
-    def register_from_pipeline(self):
+    def register_from_pipeline(self, message):
+        """Train and register, then land the result on main as a merged pull request does."""
         self.run("dvc", "repro")
         self.run(sys.executable, "-m", PACKAGE, "register")
+        self.publish(message)
         return json.loads((self.path / "reports/register.json").read_text())["version"]
+
+    def publish(self, message):
+        """Commit the workspace and push it to origin's main."""
+        self.git("add", "-A")
+        self.git("commit", "--quiet", "-m", message)
+        self.git("pull", "--quiet", "--rebase", "origin", "main")
+        self.git("push", "--quiet", "origin", "HEAD:refs/heads/main")
+
+    def fresh_checkout(self):
+        """What the next job of a workflow sees: origin's main. A promote step pins deploy/
+        files in its own workspace only; its commit went to origin."""
+        self.git("checkout", "--quiet", "--", "deploy")
+        self.git("pull", "--quiet", "--rebase", "origin", "main")
 
     def action(self, name, **inputs):
         github = {"api_url": self.fake.url, "repository": REPOSITORY}
@@ -190,8 +205,10 @@ def wait_until(condition, what, seconds=120):
 
 
 def pin_staging(repo):
+    """cd.yml's pin job: the bot commits the pin to main; the deploy job checks it out."""
     pinned = repo.action("promote", **{"from": "candidate", "to": "staging", "mode": "commit"})
     assert not pinned.failed, pinned.log
+    repo.fresh_checkout()
     return pinned
 
 
@@ -200,20 +217,20 @@ def staged(repo):
     """v1 in staging and production (the way cd.yml, then a direct pin, put it there), then v2
     in staging. Returns what each step's Action answered."""
     steps = {}
-    assert repo.register_from_pipeline() == 1
+    assert repo.register_from_pipeline("Train version 1") == 1
     steps["pin v1"] = pin_staging(repo)
     steps["deploy v1 to staging"] = repo.action("deploy", environment="staging")
     assert not steps["deploy v1 to staging"].failed, steps["deploy v1 to staging"].log
     production = repo.path / "deploy/production.yaml"
     production.write_text(production.read_text().replace("  version: null", "  version: 1", 1))
-    repo.git("commit", "--quiet", "-am", "Pin production to version 1")
+    repo.publish("Pin production to version 1")
     assert not repo.action("deploy", environment="production").failed
     logs = (repo.path / "logs").glob("*")
     steps["logged after v1"] = {path.name: path.read_text().count("\n") for path in logs}
     steps["production pid"] = repo.served("production")[1]
     params = repo.path / "params.yaml"
     params.write_text(params.read_text().replace("    C: 1.0", "    C: 0.3"))
-    assert repo.register_from_pipeline() == 2
+    assert repo.register_from_pipeline("Train with C=0.3") == 2
     pin_staging(repo)
     assert not repo.action("deploy", environment="staging").failed
     return steps
@@ -235,9 +252,9 @@ def test_each_merge_pins_staging_by_a_bot_commit_and_deploys_it(repo, staged):
 def promotion(repo, staged, fake_github):
     """The promotion PR opened by cd.yml's promote step, and a re-run of it."""
     opened = repo.action("promote", **{"from": "staging", "to": "production"})
-    repo.git("switch", "--quiet", "main")
+    repo.fresh_checkout()
     again = repo.action("promote", **{"from": "staging", "to": "production"})  # a re-run of cd
-    repo.git("switch", "--quiet", "main")
+    repo.fresh_checkout()
     return opened, again
 
 
@@ -268,6 +285,7 @@ def merged(repo, promotion, fake_github):
     repo.git("merge", "--quiet", "--no-ff", "-m",
              "Merge pull request #1 from octo-org/promote/production",
              "origin/promote/production")  # fmt: skip
+    repo.git("push", "--quiet", "origin", "HEAD:refs/heads/main")
     fake_github.pulls[REPOSITORY][1].update(state="closed", merged=True)
     record = next(iter(_smoke_cases(repo.path)))["record"]
     production_url = json.loads((repo.path / ".deploy/production.json").read_text())["url"]
@@ -297,6 +315,7 @@ def test_merging_the_promotion_deploys_production_without_a_failed_request(repo,
 @pytest.mark.slow
 def test_reverting_the_merge_rolls_production_back(repo, staged, merged):
     repo.git("revert", "--no-edit", "-m", "1", merged[2])
+    repo.git("push", "--quiet", "origin", "HEAD:refs/heads/main")
     production = repo.path / "deploy/production.yaml"
     assert re.search(r"(?m)^  version: 1 ", production.read_text())
     rolled = repo.action("deploy", environment="production")
@@ -310,7 +329,7 @@ def test_a_version_failing_its_smoke_test_is_rolled_back_and_never_promoted(
 ):
     """v3 gets every known answer wrong, though its tags say it passed its gates."""
     staging_pid = repo.served("staging")[1]
-    script = repo.path / "bad_model.py"
+    script = repo.path.parent / "bad_model.py"  # outside the repository
     script.write_text(BAD_MODEL)
     assert repo.run(sys.executable, str(script)).stdout.strip().splitlines()[-1] == "3"
     pin_staging(repo)
