@@ -50,13 +50,15 @@ from {PACKAGE}.config import columns, load_params, load_schema
 from {PACKAGE}.data.contract import serving_contract
 from {PACKAGE}.data.loading import labels, load_dataset, split
 from {PACKAGE}.registry import client
+from {PACKAGE}.training.task import for_params
 from {PACKAGE}.training.train import build_pipeline, log_to_mlflow
 
 params = load_params()
 spec = columns(params)
 train_set, _ = split(load_dataset(params), params)
 features = train_set[spec.features]
-pipeline = build_pipeline(spec, params["model"]).fit(features, 1 - labels(train_set, spec))
+pipeline = build_pipeline(for_params(params, spec), params["model"])
+pipeline.fit(features, 1 - labels(train_set, spec))
 run = log_to_mlflow(pipeline, params, features.head(5), serving_contract(spec, load_schema()))
 name = params["registry"]["model_name"]
 good = client().get_model_version_by_alias(name, "candidate")
