@@ -39,9 +39,14 @@ class Columns:
 
     @property
     def request(self):
-        """What a request record may carry: the features, then the sensitive columns that are
-        not features (logged for fairness and drift, never scored)."""
-        return [*self.features, *(name for name in self.sensitive if name not in self.features)]
+        """What a request record may carry: the features, then `logged_only`."""
+        return [*self.features, *self.logged_only]
+
+    @property
+    def logged_only(self):
+        """Sensitive columns that are not features: carried, logged, watched for drift and
+        fairness, never scored."""
+        return [name for name in self.sensitive if name not in self.features]
 
 
 def load_params(path=PARAMS_FILE):

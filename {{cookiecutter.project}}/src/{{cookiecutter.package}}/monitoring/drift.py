@@ -273,7 +273,7 @@ def drift(args):
         (REPORTS_DIR / stale).unlink(missing_ok=True)  # never leave an old verdict behind
     params = load_params()
     spec = columns(params)
-    sensitive = [name for name in spec.sensitive if name not in spec.features]
+    sensitive = spec.logged_only
     monitored = Monitored(spec.numeric, spec.categorical, sensitive)
     settings = load_settings(params, monitored, args)
     reference, current = load_inputs(params, monitored, settings, args)

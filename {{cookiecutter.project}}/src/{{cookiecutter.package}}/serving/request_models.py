@@ -44,7 +44,7 @@ class RequestSchema:
                             for name, seen in observed.items() if "values" in seen]  # fmt: skip
         self.integers = [name for name in spec.numeric if self.rules[name].get("dtype") == "int"]
         self.columns = spec.request
-        optional = self.columns[len(self.features) :]
+        optional = spec.logged_only
         fields = {
             name: _field(contract["columns"].get(name), name in self.numeric, name in optional)
             for name in self.columns
