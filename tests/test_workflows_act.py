@@ -82,16 +82,21 @@ class Checkout:
         return self.git("rev-parse", "HEAD")
 
 
-@pytest.fixture(scope="module")
-def checkout(tmp_path_factory):
-    root = tmp_path_factory.mktemp("act-repo")
-    repo = Checkout(bake_for_act(root / "bake"))
+def first_commit_pushed(repo, root):
+    """Commit the bake and push it to a bare `origin` (act's jobs need an absolute remote)."""
     repo.git("add", "-A")
     repo.git("commit", "--quiet", "-m", "Start from cookiecutter-mlops-gitops")
     repo.git("init", "--quiet", "--bare", str(root / "origin.git"))
     repo.git("remote", "add", "origin", str(root / "origin.git"))
     repo.git("push", "--quiet", "origin", "main")
     return repo
+
+
+@pytest.fixture(scope="module")
+def checkout(tmp_path_factory):
+    root = tmp_path_factory.mktemp("act-repo")
+    repo = Checkout(bake_for_act(root / "bake"))
+    return first_commit_pushed(repo, root)
 
 
 @pytest.fixture(scope="module")
@@ -223,12 +228,7 @@ def drift_checkout(tmp_path_factory):
     (repo.path / "data/current").mkdir()
     window(repo.path, seed=11, shifted=False).to_csv(repo.path / "data/current/window.csv",
                                                      index=False)  # fmt: skip
-    repo.git("add", "-A")
-    repo.git("commit", "--quiet", "-m", "Start from cookiecutter-mlops-gitops")
-    repo.git("init", "--quiet", "--bare", str(root / "origin.git"))
-    repo.git("remote", "add", "origin", str(root / "origin.git"))
-    repo.git("push", "--quiet", "origin", "main")
-    return repo
+    return first_commit_pushed(repo, root)
 
 
 def run_drift(repo: Checkout, frame, message: str, github, tmp: Path, **settings):
