@@ -156,7 +156,8 @@ def test_custom_dataset_end_to_end(tmp_path):
     params = yaml.safe_load((project / "params.yaml").read_text())
     assert params["columns"]["numeric"] == ["income", "loan_amount", "employment_years"]
     assert params["columns"]["categorical"] == ["purpose"]
-    assert params["columns"]["ignore"] == ["application", "notes"]
+    assert params["columns"]["ids"] == ["application"]
+    assert params["columns"]["ignore"] == ["notes"]
     contract = yaml.safe_load((project / "schema.yaml").read_text())
     assert contract["columns"]["income"]["nullable"] is True
     make(project, "pipeline")

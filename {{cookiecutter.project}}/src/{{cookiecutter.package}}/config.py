@@ -32,6 +32,7 @@ class Columns:
     sensitive: list
     ignore: list
     task: str = "binary_classification"  # params.yaml `task`; training/task.py holds what follows
+    ids: tuple = ()  # columns naming a record: sent back as prediction_id, never scored
 
     @property
     def features(self):
@@ -39,8 +40,8 @@ class Columns:
 
     @property
     def request(self):
-        """What a request record may carry: the features, then `logged_only`."""
-        return [*self.features, *self.logged_only]
+        """What a request record may carry: the features, then `logged_only`, then the ids."""
+        return [*self.features, *self.logged_only, *self.ids]
 
     @property
     def logged_only(self):
@@ -63,6 +64,15 @@ def columns(params):
             "params.yaml lists no feature columns: put your CSV at data/raw/dataset.csv and "
             "run `make schema` to write the columns and the data contract."
         )
+    ids = tuple(spec.get("ids") or [])
+    scored = [spec["target"], *(spec.get("numeric") or []), *(spec.get("categorical") or []),
+              *(spec.get("sensitive") or [])]  # fmt: skip
+    if clash := [name for name in ids if name in scored]:
+        raise CliError(
+            f"params.yaml columns.ids lists {', '.join(clash)}, which is also the target, a "
+            "feature or a sensitive column: an id names a record and is never scored; list it "
+            "only under ids."
+        )
     return Columns(
         target=spec["target"],
         positive_class=None if spec.get("positive_class") is None else str(spec["positive_class"]),
@@ -71,6 +81,7 @@ def columns(params):
         sensitive=list(spec.get("sensitive") or []),
         ignore=list(spec.get("ignore") or []),
         task=params.get("task", "binary_classification"),
+        ids=ids,
     )
 
 

@@ -20,6 +20,7 @@ def serve_params(params, tmp_path):
     serve = dict(
         params["serve"],
         prediction_log=str(tmp_path / "logs" / "predictions-{environment}.jsonl"),
+        prediction_ids_log=str(tmp_path / "logs" / "prediction-ids-{environment}.jsonl"),
         log_sample_rate=1.0,
         poll_seconds=0.05,
     )

@@ -20,18 +20,18 @@ def test_predict_answers_one_record_and_names_the_model_version(client, records,
     assert body["model_version"] == "local"
     expected = expected_output(records[:1])[0]
     if spec.task == "binary_classification":
-        assert set(body) == {"prediction", "score", "model_version"}
+        assert set(body) == {"prediction_id", "prediction", "score", "model_version"}
         assert body["score"] == pytest.approx(expected, rel=1e-9)
         positive = body["score"] >= params["model"]["threshold"]
         assert (body["prediction"] == spec.positive_class) is positive
     elif spec.task == "multiclass_classification":
-        assert set(body) == {"prediction", "probabilities", "model_version"}
+        assert set(body) == {"prediction_id", "prediction", "probabilities", "model_version"}
         classes = [str(c) for c in model.classes_]
         assert list(body["probabilities"]) == classes
         np.testing.assert_allclose(list(body["probabilities"].values()), expected, rtol=1e-9)
         assert body["prediction"] == classes[int(np.argmax(expected))]
     else:
-        assert set(body) == {"prediction", "model_version"}
+        assert set(body) == {"prediction_id", "prediction", "model_version"}
         assert body["prediction"] == pytest.approx(expected, rel=1e-9)
 
 
@@ -54,7 +54,7 @@ def test_batch_answers_every_record_in_order(client, records, expected_output, s
                 strict=True)] == body["predictions"]  # fmt: skip
     else:
         np.testing.assert_allclose(body["predictions"], expected, rtol=1e-9)
-    assert len(body["predictions"]) == len(records)
+    assert len(body["predictions"]) == len(body["prediction_ids"]) == len(records)
 
 
 def test_docs_show_the_answer_of_the_task(client, spec):
@@ -63,7 +63,7 @@ def test_docs_show_the_answer_of_the_task(client, spec):
     fields = set(answer["application/json"]["schema"]["properties"])
     extra = {"binary_classification": {"score"}, "multiclass_classification": {"probabilities"},
              "regression": set()}[spec.task]  # fmt: skip
-    assert fields == {"prediction", "model_version", *extra}
+    assert fields == {"prediction_id", "prediction", "model_version", *extra}
 
 
 def _nullable_features(spec, contract):

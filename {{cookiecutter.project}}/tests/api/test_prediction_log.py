@@ -1,4 +1,5 @@
-"""The prediction log the drift job reads: format, sampling, rotation, and never blocking."""
+"""The prediction logs: the sampled rows the drift job reads, and every prediction's id;
+format, sampling, rotation, and never blocking."""
 
 import json
 from datetime import datetime
@@ -9,8 +10,9 @@ import pytest
 from {{ cookiecutter.package }}.config import MODEL_FILE, CliError
 from {{ cookiecutter.package }}.serving.model_source import PathSource
 from {{ cookiecutter.package }}.serving.prediction_log import SYNTHETIC, PredictionLog, log_path
+from {{ cookiecutter.package }}.serving.serve import BATCH_KEYS
 
-META = {"_ts", "_model_version"}  # and the answer's fields, each prefixed by `_`
+META = {"_ts", "_model_version", "_prediction_id"}  # and the answer's fields, prefixed by `_`
 
 
 def _lines(path):
@@ -35,6 +37,8 @@ def test_each_scored_record_is_a_json_line_with_its_prediction(
     wait_until(lambda: metric(client, "prediction_log_rows_written_total") == 8, what="the log")
     rows = _lines(Path(log))
     assert len(rows) == 8
+    ids = [a["prediction_id"] for a in answers] + batch["prediction_ids"]
+    assert [row["_prediction_id"] for row in rows] == ids
     for row, record in zip(rows, records[:8], strict=True):
         assert set(row) == set(record) | META | {f"_{key}" for key in task.answer_fields}
         assert {k: row[k] for k in record} == record
@@ -53,10 +57,48 @@ def test_synthetic_traffic_is_not_logged(real_client, serve_params, records, wai
     client.post("/predict/batch", json={"records": records[:5]}, headers=SYNTHETIC)
     client.post("/predict", json=records[1])  # real: logged, after the others (one queue)
     wait_until(lambda: metric(client, "prediction_log_rows_written_total") >= 1, what="the log")
-    assert [p.name for p in folder.iterdir()] == ["predictions-local.jsonl"]
-    rows = _lines(folder / "predictions-local.jsonl")
+    wait_until(lambda: metric(client, "prediction_ids_log_rows_written_total") >= 1,
+               what="the ids log")  # fmt: skip
+    names = ["prediction-ids-local.jsonl", "predictions-local.jsonl"]
+    assert sorted(p.name for p in folder.iterdir()) == names
+    rows, ids = _lines(folder / names[1]), _lines(folder / names[0])
     assert len(rows) == 1, f"{len(rows) - 1} synthetic rows were logged"
+    assert len(ids) == 1, f"{len(ids) - 1} synthetic predictions were logged with their ids"
     assert {k: rows[0][k] for k in records[1]} == records[1]
+
+
+@pytest.fixture
+def unsampled_client(model, serve_params, start_app):
+    """Real traffic to a server that samples no rows for drift (log_sample_rate 0)."""
+    del model
+    params = {**serve_params, "serve": {**serve_params["serve"], "log_sample_rate": 0}}
+    source = PathSource(MODEL_FILE, params["registry"]["model_name"])
+    return start_app(source, params, synthetic=False), params
+
+
+def test_every_prediction_is_a_compact_line_of_the_ids_log(
+    unsampled_client, records, wait_until, metric, task
+):
+    """Not a sample: each prediction, with its id, time, version and what task.kept keeps
+    (the class and its score, or the value), even when no row is sampled for drift."""
+    client, params = unsampled_client
+    singles = [client.post("/predict", json=r).json() for r in records[:3]]
+    batch = client.post("/predict/batch", json={"records": records[3:8]}).json()
+    wait_until(lambda: metric(client, "prediction_ids_log_rows_written_total") == 8,
+               what="the ids log")  # fmt: skip
+    batch_answers = [{key: batch[BATCH_KEYS[key]][i] for key in task.answer_fields}
+                     for i in range(5)]  # fmt: skip
+    answers = [{k: a[k] for k in task.answer_fields} for a in singles] + batch_answers
+    ids = [a["prediction_id"] for a in singles] + batch["prediction_ids"]
+    lines = _lines(log_path(params["serve"]["prediction_ids_log"], "local"))
+    assert [line["prediction_id"] for line in lines] == ids
+    for line, answer in zip(lines, answers, strict=True):
+        assert line == {"prediction_id": line["prediction_id"], "ts": line["ts"],
+                        "model_version": "local", **task.kept(answer)}  # fmt: skip
+        assert datetime.fromisoformat(line["ts"]).utcoffset().total_seconds() == 0
+    assert ("score" in lines[0]) is (task.name != "regression")  # a classifier's score
+    sampled = log_path(params["serve"]["prediction_log"], "local")
+    assert not sampled.exists(), "log_sample_rate 0 still wrote sampled rows"
 
 
 def test_each_environment_has_its_own_log_file():

@@ -21,7 +21,7 @@ def small_frame():
 def test_infers_kinds_types_and_ranges():
     contract, kinds = infer_contract(small_frame(), "label", ["group"], max_categories=10)
     assert kinds == {
-        "id": "ignore", "plan": "categorical", "spend": "numeric", "visits": "numeric",
+        "id": "id", "plan": "categorical", "spend": "numeric", "visits": "numeric",
         "label": "target", "group": "sensitive",
     }  # fmt: skip
     assert contract["columns"]["visits"] == {
@@ -57,7 +57,15 @@ def test_column_lists_follow_the_kinds():
     lists = column_lists(kinds, "label", "y", ["group"])
     assert lists["numeric"] == ["spend", "visits"]
     assert lists["categorical"] == ["plan"]
-    assert lists["ignore"] == ["id"]
+    assert lists["ids"] == ["id"]
+    assert lists["ignore"] == []
+
+
+def test_the_first_unique_column_is_the_id_and_other_unique_ones_are_ignored():
+    frame = small_frame().assign(note=["w", "x", "y", "z"])  # unique text: names rows too
+    _, kinds = infer_contract(frame, "label", ["group"], max_categories=10)
+    lists = column_lists(kinds, "label", "y", ["group"])
+    assert (lists["ids"], lists["ignore"]) == (["id"], ["note"])
 
 
 def test_only_the_columns_block_is_replaced():

@@ -24,7 +24,7 @@ def serving_contract(spec, contract):
     rules = {name: contract["columns"][name] for name in names if name in contract["columns"]}
     return {"target": spec.target, "positive_class": spec.positive_class,
             "numeric": list(spec.numeric), "categorical": list(spec.categorical),
-            "sensitive": list(spec.sensitive), "rules": rules}  # fmt: skip
+            "sensitive": list(spec.sensitive), "ids": list(spec.ids), "rules": rules}  # fmt: skip
 
 
 def strict_rules(rule):

@@ -55,7 +55,7 @@ def _infer_column(series, name, target, sensitive, max_categories):
         return "sensitive", {"dtype": "str", "nullable": nullable, "observed": {"values": seen}}
     if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
         if _looks_like_id(values, len(series)):
-            return "ignore", {"dtype": "int", "nullable": nullable, "unique": True}
+            return "id", {"dtype": "int", "nullable": nullable, "unique": True}
         integral = bool((values == values.round()).all()) and not nullable
         low, high = values.min(), values.max()
         spec = {"dtype": "int" if integral else "float", "nullable": nullable}
@@ -65,7 +65,7 @@ def _infer_column(series, name, target, sensitive, max_categories):
         return "numeric", spec
     text = values.astype(str)
     if text.nunique() == len(series):
-        return "ignore", {"dtype": "str", "nullable": nullable, "unique": True}
+        return "id", {"dtype": "str", "nullable": nullable, "unique": True}
     if text.nunique() > max_categories:
         return "ignore", {"dtype": "str", "nullable": nullable}
     seen = sorted(text.unique().tolist())
@@ -82,14 +82,17 @@ def _number(value, integral):
 
 
 def column_lists(kinds, target, positive_class, sensitive):
-    """The `columns:` block; positive_class only for a binary task (None otherwise)."""
+    """The `columns:` block; positive_class only for a binary task (None otherwise). The first
+    column that names each row (unique) is the id; other unique columns are ignored."""
+    unique = [name for name, kind in kinds.items() if kind == "id"]
     return {
         "target": target,
         **({} if positive_class is None else {"positive_class": positive_class}),
         "numeric": [name for name, kind in kinds.items() if kind == "numeric"],
         "categorical": [name for name, kind in kinds.items() if kind == "categorical"],
         "sensitive": list(sensitive),
-        "ignore": [name for name, kind in kinds.items() if kind == "ignore"],
+        "ids": unique[:1],
+        "ignore": [name for name, kind in kinds.items() if kind == "ignore" or name in unique[1:]],
     }
 
 

@@ -68,6 +68,20 @@ class Metrics:
             registry=r,
         )  # fmt: skip
 
+        self.ids_written = Counter(
+            "prediction_ids_log_rows_written", "Predictions written to the prediction ids log",
+            registry=r,
+        )  # fmt: skip
+        self.ids_dropped = Counter(
+            "prediction_ids_log_rows_dropped",
+            "Predictions missing from the prediction ids log: the log writer fell behind",
+            registry=r,
+        )  # fmt: skip
+
+    def ids_logged(self, written, dropped):
+        self.ids_written.inc(written)
+        self.ids_dropped.inc(dropped)
+
     def serving(self, model):
         self.model_info.clear()
         self.model_info.labels(model.name, model.version, model.alias or "").set(1)

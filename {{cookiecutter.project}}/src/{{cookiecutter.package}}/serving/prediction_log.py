@@ -1,20 +1,27 @@
-"""The prediction log: a sample of scored records, for drift monitoring.
+"""The prediction logs: a sample of scored records for drift, and every prediction's id.
 
-Format (the drift job reads it): one file per environment, `serve.prediction_log` with
-`{environment}` filled in (`logs/predictions-production.jsonl`), rotated to `.1`, `.2`, ...
-before it would pass `serve.log_max_bytes`, keeping `serve.log_backups` old files. One JSON
-object per line: every request column as a top-level key, plus `_ts` (ISO 8601, UTC),
-`_model_version` and the answer with its keys prefixed by `_`: `_prediction` (the label or
+Both are one file per environment (`{environment}` filled in), rotated to `.1`, `.2`, ...
+before a file would pass `serve.log_max_bytes`, keeping `serve.log_backups` old files.
+
+`serve.prediction_log` (`logs/predictions-production.jsonl`), read by the drift job: a
+sample (`serve.log_sample_rate`) of the scored records. One JSON object per line: every
+request column as a top-level key, plus `_ts` (ISO 8601, UTC), `_model_version`,
+`_prediction_id` and the answer with its keys prefixed by `_`: `_prediction` (the label or
 value) and, by task, `_score` (probability of the positive class) or `_probabilities`.
+
+`serve.prediction_ids_log` (`logs/prediction-ids-production.jsonl`), to join outcomes to:
+every prediction, compact. One JSON object per line: `prediction_id`, `ts`, `model_version`
+and what training/task.py keeps of the answer (`prediction`, and `score` for a classifier).
 
 Synthetic traffic (load tests, smoke tests, tests) sends `X-Synthetic-Traffic: 1` and is not
 written at all: a load test's burst would otherwise be read as a shift of the real traffic,
 and would rotate real rows out of the log. The load test's and smoke test's own reports
 already record what they sent.
 
-It never blocks a request: scoring hands sampled rows to a bounded queue and a writer thread
-appends them. When the queue is full (the disk cannot keep up) the rows are dropped and
-counted, so the server slows down for nobody.
+It never blocks a request: scoring hands the scored batch (answers and ids by reference, and
+the sampled rows) to a bounded queue and a writer thread appends the lines. When the queue is
+full (the disk cannot keep up) the batch is dropped and counted, so the server slows down
+for nobody.
 """
 
 import contextlib
@@ -41,11 +48,11 @@ def is_synthetic(headers):
     return headers.get(SYNTHETIC_HEADER, "").strip().lower() in {"1", "true", "yes"}
 
 
-def log_path(setting, environment):
-    """The log file of one environment: `serve.prediction_log` with its `{environment}` filled."""
+def log_path(setting, environment, key="prediction_log"):
+    """The log file of one environment: `serve.<key>` with its `{environment}` filled."""
     if PLACEHOLDER not in str(setting):
         raise CliError(
-            f"params.yaml serve.prediction_log ({setting}) must contain {PLACEHOLDER}, so that "
+            f"params.yaml serve.{key} ({setting}) must contain {PLACEHOLDER}, so that "
             "each environment writes its own log, e.g. logs/predictions-{environment}.jsonl."
         )
     if not ENVIRONMENT_NAME.fullmatch(str(environment)):
@@ -58,39 +65,54 @@ def log_path(setting, environment):
 
 class PredictionLog:
     def __init__(self, path, sample_rate, max_bytes, backups, on_write=None, on_drop=None,
-                 queue_batches=QUEUE_BATCHES):  # fmt: skip
+                 queue_batches=QUEUE_BATCHES, ids_path=None, kept=dict, on_ids=None):
+        """`path`: the sampled rows (none at sample_rate 0); `ids_path`: a compact line per
+        prediction holding `kept(answer)` (none when None). on_ids(written, dropped)."""  # fmt: skip
         self.path = Path(path)
+        self.ids_path = None if ids_path is None else Path(ids_path)
         self.sample_rate = float(sample_rate)
         self.max_bytes = int(max_bytes)
         self.backups = int(backups)
+        self.kept = kept
         self.on_write = on_write or (lambda rows: None)
         self.on_drop = on_drop or (lambda rows: None)
+        self.on_ids = on_ids or (lambda written, dropped: None)
+        self._targets = (self.path if self.sample_rate > 0 else None, self.ids_path)
         self._queue = queue.Queue(maxsize=queue_batches)
         self._writer = None
 
     def start(self):
-        if self.sample_rate > 0:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+        if any(self._targets):
+            for path in filter(None, self._targets):
+                path.parent.mkdir(parents=True, exist_ok=True)
             self._writer = threading.Thread(
                 target=self._write_forever, name="prediction-log", daemon=True
             )
             self._writer.start()
         return self
 
-    def add(self, records, version, answers):
-        """Sample these scored records for the log; returns at once whatever the disk does."""
-        if self.sample_rate <= 0:
+    def add(self, records, version, answers, ids=None):
+        """Queue these scored records for the logs (their ids: one each); returns at once
+        whatever the disk does. Costs the sample, not the batch: answers and ids go by
+        reference."""
+        if not any(self._targets):
             return
         rate, count = self.sample_rate, len(records)
-        picked = range(count) if rate >= 1 else [i for i in range(count) if random.random() < rate]
-        if not picked:
+        if rate >= 1:
+            picked = range(count)
+        else:
+            picked = [i for i in range(count) if random.random() < rate] if rate > 0 else []
+        if not picked and self.ids_path is None:
             return
         when = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        rows = [(records[i], answers[i]) for i in picked]
+        ids = ids or [None] * count
+        rows = [(records[i], answers[i], ids[i]) for i in picked]
         try:
-            self._queue.put_nowait((when, version, rows))
+            self._queue.put_nowait((when, version, rows, answers, ids))
         except queue.Full:
             self.on_drop(len(rows))
+            if self.ids_path is not None:
+                self.on_ids(0, count)
 
     def close(self, timeout=5.0):
         """Write what is queued, then stop the writer."""
@@ -101,21 +123,35 @@ class PredictionLog:
             self._writer = None
 
     def _write_forever(self):
-        with _RotatingFile(self.path, self.max_bytes, self.backups) as out:
+        with contextlib.ExitStack() as stack:
+            files = [None if path is None else
+                     stack.enter_context(_RotatingFile(path, self.max_bytes, self.backups))
+                     for path in self._targets]  # fmt: skip
             while (item := self._queue.get()) is not None:
-                self._write(out, *item)
+                self._write(*files, *item)
                 while not self._queue.empty():  # drain what piled up, then flush once
                     if (item := self._queue.get()) is None:
                         return
-                    self._write(out, *item)
-                out.flush()
+                    self._write(*files, *item)
+                for out in files:
+                    if out is not None:
+                        out.flush()
 
-    def _write(self, out, when, version, rows):
-        for record, answer in rows:
-            line = {**record, "_ts": when, "_model_version": version,
-                    **{f"_{key}": value for key, value in answer.items()}}  # fmt: skip
-            out.write(to_json(line) + b"\n")
-        self.on_write(len(rows))
+    def _write(self, out, ids_out, when, version, rows, answers, ids):
+        if out is not None and rows:
+            for record, answer, prediction_id in rows:
+                line = {**record, "_ts": when, "_model_version": version,
+                        "_prediction_id": prediction_id,
+                        **{f"_{key}": value for key, value in answer.items()}}  # fmt: skip
+                out.write(to_json(line) + b"\n")
+            self.on_write(len(rows))
+        if ids_out is not None:
+            kept = self.kept
+            for prediction_id, answer in zip(ids, answers, strict=True):
+                line = {"prediction_id": prediction_id, "ts": when, "model_version": version,
+                        **kept(answer)}  # fmt: skip
+                ids_out.write(to_json(line) + b"\n")
+            self.on_ids(len(answers), 0)
 
 
 class _RotatingFile:

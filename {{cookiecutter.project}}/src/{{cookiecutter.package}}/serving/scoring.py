@@ -37,6 +37,8 @@ class Scorer:
             log_path(settings["prediction_log"], environment), settings["log_sample_rate"],
             settings["log_max_bytes"], settings["log_backups"],
             on_write=self.metrics.log_written.inc, on_drop=self.metrics.log_dropped.inc,
+            ids_path=log_path(settings["prediction_ids_log"], environment, "prediction_ids_log"),
+            kept=self.task.kept, on_ids=self.metrics.ids_logged,
         )  # fmt: skip
         self.batcher = MicroBatcher(
             self._score_each, settings["batch_window_ms"], settings["batch_max_rows"],
@@ -48,21 +50,21 @@ class Scorer:
         """The request models of the served version (the project's before one is loaded)."""
         return self.project_schema if self.model is None else self.model.schema
 
-    async def score_one(self, model, record, log=True):
+    async def score_one(self, model, record, prediction_id, log=True):
         """(model version, answer) of one record that `model`'s schema validated, scored with
-        its neighbours; written to the prediction log unless log is false (synthetic
+        its neighbours; written to the prediction logs unless log is false (synthetic
         traffic). The answer is the task's: prediction and score, prediction and
         probabilities, or the value (training/task.py)."""
         version, answer = await self.batcher.submit((model, record))
         if log:
-            self.prediction_log.add([record], version, [answer])
+            self.prediction_log.add([record], version, [answer], [prediction_id])
         return version, answer
 
-    async def score_many(self, model, records, log=True):
+    async def score_many(self, model, records, ids, log=True):
         """(model version, answers) of a whole batch request."""
         version, answers = await self.batcher.run_on_thread(self.score, model, records)
         if log:
-            self.prediction_log.add(records, version, answers)
+            self.prediction_log.add(records, version, answers, ids)
         return version, answers
 
     def score(self, model, records):
@@ -163,7 +165,7 @@ class Scorer:
         if not own:
             return project
         merged = {**project, **own}
-        kept = [merged["target"], *merged["sensitive"]]
+        kept = [merged["target"], *merged["sensitive"], *merged.get("ids", [])]
         rules = {name: project["rules"][name] for name in kept if name in project["rules"]}
         return {**merged, "rules": {**rules, **own["rules"]}}
 

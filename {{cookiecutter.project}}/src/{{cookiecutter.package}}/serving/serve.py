@@ -63,28 +63,33 @@ def _add_routes(app, scorer, settings):
 
     @app.post("/predict", openapi_extra=_body("Record"), responses=_ok(responses["Prediction"]))
     async def predict(request: Request):
-        """Score one record: a flat JSON object of feature name to value."""
+        """Score one record: a flat JSON object of column name to value (the features, and
+        optionally the sensitive and id columns). The answer's prediction_id is the id sent,
+        or a new one."""
         body = await read_body(request, max_bytes, timeout)
         model = scorer.model  # validated and scored by the same version
         if model is None:
             return not_ready()
-        logged = not is_synthetic(request.headers)  # tests and load tests stay out of drift
-        version, answer = await scorer.score_one(model, model.schema.record(body), logged)
-        return _json({**answer, "model_version": version})
+        logged = not is_synthetic(request.headers)  # tests and load tests stay out of the logs
+        record = model.schema.record(body)
+        [prediction_id] = model.schema.prediction_ids([record])
+        version, answer = await scorer.score_one(model, record, prediction_id, logged)
+        return _json({"prediction_id": prediction_id, **answer, "model_version": version})
 
     @app.post("/predict/batch", openapi_extra=_body("BatchRequest"),
               responses=_ok(responses["Batch"]))  # fmt: skip
     async def predict_batch(request: Request):
-        """Score many records in one call; answers in the order of `records`."""
+        """Score many records in one call; answers in the order of `records`, one
+        prediction_id each (the ids in a batch must differ)."""
         body = await read_body(request, max_bytes, timeout)
         model = scorer.model
         if model is None:
             return not_ready()
-        records = await asyncio.to_thread(model.schema.batch, body)  # 10k: ~15 ms off the loop
+        records, ids = await asyncio.to_thread(_batch, model.schema, body)  # 10k: ~15 ms
         logged = not is_synthetic(request.headers)
-        version, answers = await scorer.score_many(model, records, logged)
+        version, answers = await scorer.score_many(model, records, ids, logged)
         columns = {BATCH_KEYS[key]: [answer[key] for answer in answers] for key in fields}
-        return _json({"model_version": version, **columns})
+        return _json({"model_version": version, "prediction_ids": ids, **columns})
 
     @app.get("/health")
     async def health():
@@ -113,6 +118,12 @@ def _add_routes(app, scorer, settings):
         return Response(scorer.metrics.render(), media_type=scorer.metrics.content_type)
 
 
+def _batch(schema, body):
+    """The validated records of a batch body and their prediction ids (off the event loop)."""
+    records = schema.batch(body)
+    return records, schema.prediction_ids(records)
+
+
 def _status(scorer):
     if scorer.problem is None:
         return {"status": "ready"}
@@ -130,16 +141,18 @@ def _body(model):
 
 
 # An answer's field -> its name in a batch answer, which lists each field over the records.
-BATCH_KEYS = {"prediction": "predictions", "score": "scores", "probabilities": "probabilities"}
+BATCH_KEYS = {"prediction_id": "prediction_ids", "prediction": "predictions", "score": "scores",
+              "probabilities": "probabilities"}  # fmt: skip
 
 
 def response_schemas(fields):
     """JSON schemas of the /predict and /predict/batch answers for the task's answer fields."""
     version = {"model_version": {"type": "string"}}
-    batch = {BATCH_KEYS[key]: {"type": "array", "items": schema} for key, schema in fields.items()}
+    single = {"prediction_id": {"type": "string"}, **fields}
+    batch = {BATCH_KEYS[key]: {"type": "array", "items": schema} for key, schema in single.items()}
     return {
-        "Prediction": {"type": "object", "properties": {**fields, **version},
-                       "required": [*fields, "model_version"]},
+        "Prediction": {"type": "object", "properties": {**single, **version},
+                       "required": [*single, "model_version"]},
         "Batch": {"type": "object", "properties": {**version, **batch},
                   "required": ["model_version", *batch]},
     }  # fmt: skip

@@ -21,6 +21,7 @@ class Task:
     lower_is_better = frozenset()  # metric names where smaller wins (errors, losses)
     fairness_gaps = ()  # names of the per-feature gaps in the fairness summary
     answer_fields = {}  # what /predict answers for one record (JSON schema of each field)
+    # kept(answer): what the prediction ids log keeps of an answer, per task (see each task)
 
     def __init__(self, spec, params):
         self.spec, self.params = spec, params
@@ -95,6 +96,11 @@ class BinaryClassification(Task):
         scores = self.output(model, frame).tolist()
         threshold = self.params["model"]["threshold"]
         return [{"prediction": labels[s >= threshold], "score": s} for s in scores]
+
+    @staticmethod
+    def kept(answer):
+        """What the prediction ids log keeps of an answer: the label and the positive score."""
+        return answer
 
 
 class MulticlassClassification(Task):
@@ -179,6 +185,12 @@ class MulticlassClassification(Task):
             for row in model.predict_proba(frame).tolist()
         ]  # fmt: skip
 
+    @staticmethod
+    def kept(answer):
+        """What the prediction ids log keeps of an answer: the class and its probability."""
+        label = answer["prediction"]
+        return {"prediction": label, "score": answer["probabilities"][label]}
+
 
 class Regression(Task):
     """The target is a number; the output is the predicted value."""
@@ -233,6 +245,11 @@ class Regression(Task):
         """Per record: the predicted value."""
         del labels
         return [{"prediction": value} for value in self.output(model, frame).tolist()]
+
+    @staticmethod
+    def kept(answer):
+        """What the prediction ids log keeps of an answer: the predicted value."""
+        return answer
 
 
 BY_NAME = {task.name: task for task in (BinaryClassification, MulticlassClassification, Regression)}
