@@ -75,6 +75,7 @@ COMMON = {
     "tests/load/locustfile.py", "tests/model/test_latency.py",
     "tests/api/conftest.py", "tests/api/test_alias_following.py", "tests/api/test_endpoints.py",
     "tests/api/test_predict.py", "tests/api/test_prediction_log.py", "tests/api/test_validation.py",
+    "tests/api/test_prediction_ids.py",
     "tests/api/test_request_bodies.py", "tests/api/test_version_contracts.py",
     "tests/conftest.py", "tests/data/test_contract.py", "tests/model/test_gates.py",
     "tests/unit/test_cli.py", "tests/unit/test_schema.py", "tests/unit/test_train.py",

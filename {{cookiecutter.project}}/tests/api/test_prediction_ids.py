@@ -86,8 +86,8 @@ def test_a_bad_id_gets_a_422_naming_it(client, records, id_column, case):
     response = client.post("/predict", json={**records[0], id_column: bad})
     assert response.status_code == 422, response.text
     assert response.json()["detail"][0]["loc"] == ["body", id_column]
-    batch = client.post("/predict/batch", json={"records": [records[1], {**records[0],
-                                                                       id_column: bad}]})  # fmt: skip
+    with_bad = [records[1], {**records[0], id_column: bad}]
+    batch = client.post("/predict/batch", json={"records": with_bad})
     assert batch.status_code == 422, batch.text
     assert batch.json()["detail"][0]["loc"] == ["body", "records", 1, id_column]
 

@@ -65,9 +65,9 @@ def log_path(setting, environment, key="prediction_log"):
 
 class PredictionLog:
     def __init__(self, path, sample_rate, max_bytes, backups, on_write=None, on_drop=None,
-                 queue_batches=QUEUE_BATCHES, ids_path=None, kept=dict, on_ids=None):
+                 queue_batches=QUEUE_BATCHES, ids_path=None, kept=dict, on_ids=None):  # fmt: skip
         """`path`: the sampled rows (none at sample_rate 0); `ids_path`: a compact line per
-        prediction holding `kept(answer)` (none when None). on_ids(written, dropped)."""  # fmt: skip
+        prediction holding `kept(answer)` (none when None). on_ids(written, dropped)."""
         self.path = Path(path)
         self.ids_path = None if ids_path is None else Path(ids_path)
         self.sample_rate = float(sample_rate)
