@@ -110,10 +110,10 @@ def test_other_tasks_and_models_pass_their_gates(tmp_path, task):
     make(project, "test", "lint")
     answer = served_answer(project)
     if task == "regression":
-        assert set(answer) == {"prediction", "model_version"}
+        assert set(answer) == {"prediction_id", "prediction", "model_version"}
         assert 200 <= answer["prediction"] <= 380  # the smoke case of a heavy data user
     else:
-        assert set(answer) == {"prediction", "probabilities", "model_version"}
+        assert set(answer) == {"prediction_id", "prediction", "probabilities", "model_version"}
         assert set(answer["probabilities"]) == {"basic", "standard", "premium"}
         assert answer["prediction"] == "premium"
 

@@ -10,7 +10,7 @@ def test_committed_data_meets_the_contract(dataset, contract):
 
 
 def test_contract_covers_every_model_column(contract, spec):
-    missing = {spec.target, *spec.features, *spec.sensitive} - set(contract["columns"])
+    missing = {spec.target, *spec.features, *spec.sensitive, *spec.ids} - set(contract["columns"])
     assert not missing, f"columns used by params.yaml but not in schema.yaml: {missing}"
 
 

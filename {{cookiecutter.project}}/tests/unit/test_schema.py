@@ -1,7 +1,9 @@
 """`infer-schema` on a small frame: ids, categories, numeric ranges, and a careful params edit."""
 
 import pandas as pd
+import pytest
 
+from {{ cookiecutter.package }}.config import CliError, columns
 from {{ cookiecutter.package }}.data.infer_schema import column_lists, infer_contract, replace_columns_block
 
 
@@ -101,3 +103,10 @@ def test_non_numeric_regression_target_is_refused():
 
     with pytest.raises(CliError, match="regression target 'label' must be a number in every row"):
         infer_contract(small_frame(), "label", [], 10, "regression")
+
+
+def test_an_id_is_never_also_scored():
+    spec = {"target": "label", "numeric": ["spend"], "categorical": ["plan"], "ids": ["plan"]}
+    with pytest.raises(CliError, match="columns.ids lists plan, which is also the target, a"):
+        columns({"columns": spec})
+    assert columns({"columns": {**spec, "ids": ["id"]}}).request == ["spend", "plan", "id"]
