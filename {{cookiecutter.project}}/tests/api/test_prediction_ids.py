@@ -7,7 +7,8 @@ import uuid
 
 import pytest
 
-from {{ cookiecutter.package }}.serving.request_models import new_ids
+from {{ cookiecutter.package }}.serving.request_body import RequestProblem
+from {{ cookiecutter.package }}.serving.request_models import new_ids, request_schema
 
 UUID4_HEX = re.compile(r"[0-9a-f]{12}4[0-9a-f]{3}[89ab][0-9a-f]{15}")
 
@@ -106,3 +107,20 @@ def test_new_ids_are_distinct_version_4_uuids():
         ids = new_ids(count)
         assert len(set(ids)) == count
         assert all(uuid.UUID(hex=i).version == 4 and uuid.UUID(hex=i).hex == i for i in ids)
+
+
+def test_several_id_columns_make_one_id_sent_whole_or_not_at_all():
+    rules = {"x": {"dtype": "float", "nullable": False}, "a": {"dtype": "str"},
+             "b": {"dtype": "int"}}  # fmt: skip
+    schema = request_schema({"target": "y", "positive_class": None, "numeric": ["x"],
+                             "categorical": [], "sensitive": [], "ids": ["a", "b"],
+                             "rules": rules}, 10)  # fmt: skip
+    records = [{"x": 1.0, "a": "k", "b": 7}, {"x": 2.0}]
+    ids = schema.prediction_ids(records)
+    assert ids[0] == "k/7" and UUID4_HEX.fullmatch(ids[1])
+    with pytest.raises(RequestProblem) as half:
+        schema.prediction_ids([{"x": 1.0, "a": "k"}], where=("body",))
+    assert half.value.body["detail"][0]["loc"] == ["body", "b"]
+    with pytest.raises(RequestProblem) as repeated:
+        schema.prediction_ids([records[0], records[1], records[0]])
+    assert repeated.value.body["detail"][0]["loc"] == ["body", "records", 2, "a/b"]

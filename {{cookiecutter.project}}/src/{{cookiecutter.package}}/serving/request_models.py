@@ -76,16 +76,19 @@ class RequestSchema:
         self._whole_numbers(records, ("body", "records"))
         return records
 
-    def prediction_ids(self, records):
+    def prediction_ids(self, records, where=("body", "records")):
         """One id per record: what it sent in the id columns, as text (several columns joined
-        by "/"), or a new one when it sent none. A 422 names an id a batch repeats."""
+        by "/"), or a new one when it sent none. A 422 names an id a batch repeats. `where`:
+        the records' place in the body, for the 422 (a single record: ("body",))."""
         if not self.ids:
             return new_ids(len(records))
         if len(self.ids) == 1:
             name = self.ids[0]
             sent = [None if (v := r.get(name)) is None else str(v) for r in records]
         else:
-            sent = [self._joined_id(record, i, len(records)) for i, record in enumerate(records)]
+            rows = where[-1] == "records"  # a batch names the record's position
+            sent = [self._joined_id(record, [*where, *([i] if rows else [])])
+                    for i, record in enumerate(records)]  # fmt: skip
         missing = [i for i, value in enumerate(sent) if value is None]
         for i, value in zip(missing, new_ids(len(missing)), strict=True):
             sent[i] = value
@@ -93,15 +96,14 @@ class RequestSchema:
             raise self._duplicates(sent)
         return sent
 
-    def _joined_id(self, record, index, count):
+    def _joined_id(self, record, where):
         values = [record.get(name) for name in self.ids]
         if all(value is None for value in values):
             return None
         if any(value is None for value in values):
             lacking = self.ids[values.index(None)]
-            where = ["body", *(["records", index] if count > 1 else []), lacking]
             raise RequestProblem(422, [{
-                "loc": where, "type": "missing",
+                "loc": [*where, lacking], "type": "missing",
                 "msg": f"An id is all of {', '.join(self.ids)} or none of them"}])  # fmt: skip
         return "/".join(str(value) for value in values)
 

@@ -72,7 +72,7 @@ def _add_routes(app, scorer, settings):
             return not_ready()
         logged = not is_synthetic(request.headers)  # tests and load tests stay out of the logs
         record = model.schema.record(body)
-        [prediction_id] = model.schema.prediction_ids([record])
+        [prediction_id] = model.schema.prediction_ids([record], where=("body",))
         version, answer = await scorer.score_one(model, record, prediction_id, logged)
         return _json({"prediction_id": prediction_id, **answer, "model_version": version})
 
