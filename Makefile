@@ -8,6 +8,9 @@ STAMP := $(VENV)/.installed
 DEMO_DIR := build/churn-model
 LOCK := {{cookiecutter.project}}/requirements.lock
 export PATH := $(BIN):$(PATH)
+# pytest-xdist workers. Most slow tests wait on a server, podman or a job for much of their
+# time, so one more worker than cores keeps both cores busy; WORKERS=0 runs in one process.
+WORKERS ?= 3
 
 .DEFAULT_GOAL := help
 .PHONY: help venv demo test test-fast lint lock bench-drift bench-serve
@@ -40,10 +43,10 @@ demo: venv ## bake the default project into build/churn-model; set up, train, co
 test: ## every test of the template, slow ones included (what CI runs)
 	bash .ci/system-deps
 	$(MAKE) --no-print-directory venv
-	python -m pytest
+	python -m pytest -n $(WORKERS)
 
 test-fast: venv ## the tests that take seconds, offline: bakes, hooks, linters, Actions on fakes
-	bash tests/support/offline.sh python -m pytest -m "not slow and not image and not network"
+	bash tests/support/offline.sh python -m pytest -n $(WORKERS) -m "not slow and not image and not network"
 
 lint: venv ## ruff on the template's own code
 	ruff check .

@@ -31,6 +31,10 @@ import yaml
 from tests.conftest import ROOT, bake, project_env
 from tests.support.fake_kubectl import current, model_version
 
+# Its tests share module-scoped fixtures (a bake, a cluster, a server): under xdist they
+# run in one worker, so each fixture is built once (`--dist loadgroup`, pyproject.toml).
+pytestmark = pytest.mark.xdist_group("deploy_k8s")
+
 PACKAGE = "churn_model"
 NAME = "churn-model"
 DIGEST = "sha256:" + "ab" * 32

@@ -12,6 +12,7 @@ locally".
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import re
@@ -42,6 +43,12 @@ from tests.test_template_sync import template, user_repo  # noqa: F401 (fixtures
 
 # Jobs install the lock with uv (from its cache, or the package index) and pip-install tools.
 pytestmark = [pytest.mark.slow, pytest.mark.network]
+# Under xdist, the tests sharing a module fixture (one bake, one workflow run) run in one
+# worker; the four groups run side by side.
+CI_RUN = pytest.mark.xdist_group("act-ci")
+DRIFT_RUN = pytest.mark.xdist_group("act-drift")
+DELIVERY_RUN = pytest.mark.xdist_group("act-delivery")
+TEMPLATE_RUN = pytest.mark.xdist_group("act-template")
 
 REPOSITORY = "your-org/churn-model"
 IMAGE = "ghcr.io/your-org/churn-model"
@@ -112,9 +119,25 @@ def slim_base_image():
                           capture_output=True, text=True, timeout=1800)  # fmt: skip
     assert done.returncode == 0, done.stderr
     slim = "docker.io/library/python:3.11-slim"
-    subprocess.run(["podman", "tag", "localhost/python-base:3.11", slim], check=True)
-    yield slim
-    subprocess.run(["podman", "untag", "localhost/python-base:3.11", slim], capture_output=True)
+    # Two workers may build on it at once: each holds a shared lock while it does, and the
+    # last one out (the only one to get the exclusive lock) removes the tag.
+    with open(base_image_lock(), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_SH)
+        subprocess.run(["podman", "tag", "localhost/python-base:3.11", slim], check=True)
+        yield slim
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        with contextlib.suppress(BlockingIOError):
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            subprocess.run(["podman", "untag", "localhost/python-base:3.11", slim],
+                           capture_output=True)  # fmt: skip
+
+
+def base_image_lock() -> Path:
+    """base_image.sh's cache folder: shared by every test run on this machine."""
+    default = Path.home() / ".cache/cookiecutter-mlops-gitops"
+    cache = Path(os.environ.get("MLOPS_CACHE_DIR", default))
+    cache.mkdir(parents=True, exist_ok=True)
+    return cache / ".python-slim-tag.lock"
 
 
 def set_param(path: Path, old: str, new: str) -> None:
@@ -147,6 +170,7 @@ def ci_head(run) -> str:
     return json.loads(run.raw.with_name("event.json").read_text())["pull_request"]["head"]["sha"]
 
 
+@CI_RUN
 def test_ci_pull_request_runs_every_job_green_and_comments_once(ci_pull_request, github):
     run = ci_pull_request
     assert run.results() == {"lint-test": "success", "model": "success", "image": "success",
@@ -183,6 +207,7 @@ def test_ci_pull_request_runs_every_job_green_and_comments_once(ci_pull_request,
     assert labels["ai.mlops.model.version"] == labels["org.opencontainers.image.version"] == "1"
 
 
+@CI_RUN
 def test_ci_rerun_after_a_broken_gate_fails_and_the_one_comment_says_why(
     ci_pull_request, checkout, github, tmp_path
 ):
@@ -246,6 +271,7 @@ def remote_branches(repo: Checkout) -> list[str]:
     return repo.git("--git-dir", origin, "for-each-ref", "--format=%(refname:short)").split()
 
 
+@DRIFT_RUN
 def test_drift_without_drift_skips_retraining(drift_checkout, github, tmp_path):
     same = window(drift_checkout.path, seed=12, shifted=False)
     run = run_drift(drift_checkout, same, "Window: same distribution", github, tmp_path)
@@ -255,6 +281,7 @@ def test_drift_without_drift_skips_retraining(drift_checkout, github, tmp_path):
     assert remote_branches(drift_checkout) == ["main"]
 
 
+@DRIFT_RUN
 def test_drift_with_broken_window_fails_and_opens_nothing(drift_checkout, github, tmp_path):
     broken = window(drift_checkout.path, seed=13, shifted=False).drop(columns=["contract"])
     run = run_drift(drift_checkout, broken, "Window: a column missing", github, tmp_path)
@@ -263,6 +290,7 @@ def test_drift_with_broken_window_fails_and_opens_nothing(drift_checkout, github
     assert run.calls == []
 
 
+@DRIFT_RUN
 def test_drift_on_schedule_opens_one_retraining_pull_request(drift_checkout, github, tmp_path):
     """With a GitHub App configured, its token (not the workflow's) pushes and opens the PR."""
     shifted = window(drift_checkout.path, seed=14, shifted=True)
@@ -338,6 +366,7 @@ def cd_push(delivery, github, tmp_path_factory):
     return run_workflow(repo.path, "cd.yml", event, fake=github, tmp=tmp, **settings)
 
 
+@DELIVERY_RUN
 def test_cd_push_to_main_releases_and_deploys_staging(cd_push, delivery, github):
     repo, urls, _ = delivery
     run = cd_push
@@ -360,6 +389,7 @@ def test_cd_push_to_main_releases_and_deploys_staging(cd_push, delivery, github)
     ]
 
 
+@DELIVERY_RUN
 def test_cd_without_deploy_variable_does_nothing(delivery, github, tmp_path):
     repo, _, _ = delivery
     repo.git("switch", "--quiet", "main")
@@ -368,6 +398,7 @@ def test_cd_without_deploy_variable_does_nothing(delivery, github, tmp_path):
     assert run.calls == []
 
 
+@CI_RUN
 def test_cd_dispatched_from_another_branch_builds_nothing(checkout, github, tmp_path):
     checkout.git("switch", "--quiet", "-C", "feature", "main")
     event = dispatch_event(REPOSITORY, ref="refs/heads/feature")
@@ -379,6 +410,7 @@ def test_cd_dispatched_from_another_branch_builds_nothing(checkout, github, tmp_
     assert run.calls == []
 
 
+@DELIVERY_RUN
 def test_promote_merged_promotion_deploys_production(cd_push, delivery, github, tmp_path):
     repo, urls, settings = delivery
     # GitHub merges the promotion pull request: main gets deploy/production.yaml's new pin.
@@ -394,6 +426,7 @@ def test_promote_merged_promotion_deploys_production(cd_push, delivery, github, 
     assert served_version(urls["production"]) == "1"
 
 
+@DELIVERY_RUN
 def test_promote_dispatched_from_another_branch_deploys_nothing(delivery, github, tmp_path):
     repo, _, settings = delivery
     repo.git("switch", "--quiet", "-C", "rogue", "main")
@@ -413,6 +446,7 @@ def test_promote_dispatched_from_another_branch_deploys_nothing(delivery, github
 # it, pushed to a bare origin) are test_template_sync.py's, imported for pytest to find.
 
 
+@TEMPLATE_RUN
 def test_template_sync_on_schedule_opens_one_pull_request(request, github, tmp_path):
     """A new template release (v1.1.0) since the bake (v1.0.0): the weekly run opens one PR."""
     copy, baked = request.getfixturevalue("template"), request.getfixturevalue("user_repo")
@@ -434,6 +468,7 @@ def test_template_sync_on_schedule_opens_one_pull_request(request, github, tmp_p
     assert {c.headers["authorization"] for c in run.calls} == {"Bearer ghs_fake_actions_token"}
 
 
+@TEMPLATE_RUN
 def test_template_sync_to_a_missing_release_fails(request, github, tmp_path):
     baked = request.getfixturevalue("user_repo")
     event = dispatch_event(REPOSITORY, "refs/heads/main", inputs={"ref": "v9.9.9"})
@@ -474,6 +509,7 @@ def template_ci(repo: Checkout, job: str, github, tmp: Path):
                         repository=TEMPLATE_REPOSITORY)  # fmt: skip
 
 
+@TEMPLATE_RUN
 @pytest.mark.parametrize("job", ["lint", "zizmor"])
 def test_template_ci_jobs_run_green(template_clone, job, github, tmp_path):
     """`fast` repeats this suite's fast tests and `e2e` is .ci/run itself: not run here."""
@@ -482,6 +518,7 @@ def test_template_ci_jobs_run_green(template_clone, job, github, tmp_path):
     assert run.jobs[job].result == "success", run.log(job)
 
 
+@TEMPLATE_RUN
 def test_template_ci_zizmor_fails_on_an_unpinned_action(template_clone, github, tmp_path):
     def unpin(path):
         workflow = path / ".github/workflows/ci.yml"
