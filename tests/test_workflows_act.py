@@ -399,6 +399,25 @@ def test_cd_without_deploy_variable_does_nothing(delivery, github, tmp_path):
 
 
 @CI_RUN
+def test_ci_push_to_main_without_deploy_publishes_the_image(checkout, github, slim_base_image,
+                                                            tmp_path):  # fmt: skip
+    """With cd.yml off (no DEPLOY variable), ci.yml's `publish` job pushes main's image."""
+    checkout.git("switch", "--quiet", "main")
+    head = checkout.git("rev-parse", "HEAD")
+    event = push_event(REPOSITORY, after=head)
+    run = run_workflow(checkout.path, "ci.yml", event, fake=github, tmp=tmp_path / "act",
+                       job="publish")  # fmt: skip
+    assert run.results()["publish"] == "success", run.log()
+    assert run.results()["image"] == run.results()["comment"] == "skipped", run.log()
+    built = run.jobs["publish"].step_outputs["build"]
+    pushed = tmp_path / "act/registry" / f"{IMAGE}:{head}".replace("/", "_").replace(":", "_")
+    assert built["digest"].startswith("sha256:") and (pushed / "manifest.json").is_file()
+    assert built["image"] == f"{IMAGE}@{built['digest']}"  # what a deploy file would pin
+    assert run.calls == []  # a push to main comments on nothing
+    subprocess.run(["podman", "rmi", "-f", f"{IMAGE}:{head}"], capture_output=True)
+
+
+@CI_RUN
 def test_cd_dispatched_from_another_branch_builds_nothing(checkout, github, tmp_path):
     checkout.git("switch", "--quiet", "-C", "feature", "main")
     event = dispatch_event(REPOSITORY, ref="refs/heads/feature")
