@@ -1,6 +1,7 @@
 """Fixtures for the template's tests: bake projects and drive them in the shared environment."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -48,6 +49,16 @@ def make(project, *targets, check=True):
     return run_in(project, "make", "--no-print-directory", *targets, f"VENV={VENV}", check=check)
 
 
+def relax_latency_gates(project):
+    """Raise the p95 limits (params.yaml's gate, the deploy files' smoke tests) from 200 ms to
+    2 s. These tests run the generated load and smoke tests beside other tests on a shared
+    2-core machine: they check that the loop works, not this machine's speed (bench/ measures
+    that; the generated tests/unit/test_load_test.py checks the gate's verdict)."""
+    for path in [project / "params.yaml", *project.glob("deploy/*.yaml")]:
+        path.write_text(re.sub(r"max_p95_ms: \d+", "max_p95_ms: 2000", path.read_text()))
+    return project
+
+
 def break_example_data(project):
     """Two contract violations in the example CSV: a negative tenure (CSV line 12) and an
     unknown contract (line 22)."""
@@ -61,6 +72,43 @@ def break_example_data(project):
 @pytest.fixture(scope="session")
 def trained_project(tmp_path_factory):
     """The default bake, trained and registered once for every test that reads it."""
-    project = bake(tmp_path_factory.mktemp("default"))
+    project = relax_latency_gates(bake(tmp_path_factory.mktemp("default")))
     make(project, "pipeline")
     return project
+
+
+# pytest-xdist hands out whole modules, or whole classes (`--dist loadscope`, pyproject.toml):
+# tests sharing a module fixture (a bake, a cluster, a workflow run) run in one worker, and a
+# slow module is cut into classes to run side by side. The longest units go first, as measured
+# (one worker's minutes on 2 quiet cores, about): one started last would keep its worker busy
+# after the others are done.
+LONGEST_FIRST = (
+    "tests/test_pipeline.py::TestOtherTasks",  # 9: two tasks, pipeline + generated tests each
+    "tests/test_drift.py",  # 7: the drift drill trains, serves and retrains
+    "tests/test_deploy_k8s.py",  # 6
+    "tests/test_workflows_act.py::TestCiWorkflow",  # 6: three ci.yml runs
+    "tests/test_deploy_local.py",  # 5
+    "tests/test_workflows_act.py::TestDeliveryWorkflows",  # 5: a registry server, cd + promote
+    "tests/test_newcomer.py",  # 5: `make demo`
+    "tests/test_pipeline.py",  # 5: the trained project's generated tests and lint
+    "tests/test_pipeline.py::TestCustomMulticlassAndRegressionData",  # 4
+    "tests/test_pipeline.py::TestCustomBinaryData",  # 4
+    "tests/test_workflows_act.py::TestDriftWorkflow",  # 4
+    "tests/test_image.py",  # 3
+    "tests/test_pipeline.py::TestFailingPipelines",  # 3
+    "tests/test_workflows_act.py::TestTemplateWorkflows",  # 2.5
+)
+
+
+def pytest_collection_modifyitems(items):
+    def unit(item):
+        return (
+            item.nodeid.rsplit("::", 1)[0].split("[")[0] if item.cls else item.nodeid.split("::")[0]
+        )
+
+    def rank(item):
+        return (
+            LONGEST_FIRST.index(unit(item)) if unit(item) in LONGEST_FIRST else len(LONGEST_FIRST)
+        )
+
+    items.sort(key=rank)  # stable: the order inside a unit and among the rest stays

@@ -72,7 +72,7 @@ COMMON = {
     "src/PKG/monitoring/drift_inputs.py", "src/PKG/monitoring/retrain.py",
     "src/PKG/monitoring/thresholds.py",
     "Dockerfile", ".dockerignore", "requirements-serve.txt", "requirements-serve.lock",
-    "tests/load/locustfile.py", "tests/model/test_latency.py",
+    "tests/load/locustfile.py", "tests/model/test_latency.py", "tests/unit/test_load_test.py",
     "tests/api/conftest.py", "tests/api/test_alias_following.py", "tests/api/test_endpoints.py",
     "tests/api/test_predict.py", "tests/api/test_prediction_log.py", "tests/api/test_validation.py",
     "tests/api/test_prediction_ids.py",

@@ -30,10 +30,6 @@ from tests.test_deploy_k8s import (  # noqa: F401 (fixtures)
     project,
 )
 
-# Its tests share module-scoped fixtures (a bake, a cluster, a server): under xdist they
-# run in one worker, so each fixture is built once (`--dist loadgroup`, pyproject.toml).
-pytestmark = pytest.mark.xdist_group("cluster_login")
-
 DEPLOY = ROOT / "actions" / "deploy"
 AWS_LOGIN = "aws-actions/configure-aws-credentials"
 LOGIN = {

@@ -31,10 +31,6 @@ import yaml
 from tests.conftest import ROOT, bake, project_env
 from tests.support.fake_kubectl import current, model_version
 
-# Its tests share module-scoped fixtures (a bake, a cluster, a server): under xdist they
-# run in one worker, so each fixture is built once (`--dist loadgroup`, pyproject.toml).
-pytestmark = pytest.mark.xdist_group("deploy_k8s")
-
 PACKAGE = "churn_model"
 NAME = "churn-model"
 DIGEST = "sha256:" + "ab" * 32
@@ -140,6 +136,10 @@ def pin(project: Path, env: str, version: int, digest: str = DIGEST) -> None:
 def deploy(project: Path, cluster: Cluster, env: str, **extra: str):
     return subprocess.run(deploy_command(env), cwd=project, env=deploy_env(project, cluster, extra),
                           capture_output=True, text=True, timeout=300)  # fmt: skip
+
+
+def default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def deploy_command(env: str) -> list[str]:
@@ -414,9 +414,11 @@ def test_an_interrupted_rollout_is_rolled_back(project, cluster, stop):
     assert deploy(project, cluster, "staging").returncode == 0
     pin(project, "staging", 2)
     extra = {"FAKE_KUBECTL_HANG_VERSIONS": "2"}  # version 2's rollout never finishes
+    # A suite started in the background (`make test &`, some CI runners) ignores SIGINT, and its
+    # children inherit that: the deploy gets Ctrl-C's default back, as in a terminal.
     process = subprocess.Popen(deploy_command("staging"), cwd=project, text=True,
                                env=deploy_env(project, cluster, extra), stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE)  # fmt: skip
+                               stderr=subprocess.PIPE, preexec_fn=default_sigint)  # fmt: skip
     try:
         deadline = time.monotonic() + 120
         while not (cluster.dir / "hanging").exists():  # the alias moved, the apply is done

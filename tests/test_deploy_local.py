@@ -37,10 +37,6 @@ from tests.support.action_runner import run_action
 from tests.support.fake_github import FakeGitHub
 from tests.support.mlflow_server import MlflowServer, free_port
 
-# Its tests share module-scoped fixtures (a bake, a cluster, a server): under xdist they
-# run in one worker, so each fixture is built once (`--dist loadgroup`, pyproject.toml).
-pytestmark = pytest.mark.xdist_group("deploy_local")
-
 PACKAGE = "churn_model"
 NAME = "churn-model"
 REPOSITORY = "octo-org/churn-model"

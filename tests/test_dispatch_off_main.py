@@ -14,10 +14,6 @@ import pytest
 from tests.conftest import bake
 from tests.support.act_runner import dispatch_event, run_workflow
 
-# Its tests share module-scoped fixtures (a bake, a cluster, a server): under xdist they
-# run in one worker, so each fixture is built once (`--dist loadgroup`, pyproject.toml).
-pytestmark = pytest.mark.xdist_group("dispatch_off_main")
-
 REPOSITORY = "your-org/churn-model"
 IDENTITY = ["-c", "user.name=t", "-c", "user.email=t@example.com"]
 

@@ -29,10 +29,6 @@ import yaml
 from tests.conftest import ROOT, bake, project_env, run_in
 from tests.support.action_runner import run_action
 
-# Its tests share module-scoped fixtures (a bake, a cluster, a server): under xdist they
-# run in one worker, so each fixture is built once (`--dist loadgroup`, pyproject.toml).
-pytestmark = pytest.mark.xdist_group("drift")
-
 PACKAGE = "churn_model"
 REPOSITORY = "octo-org/churn-model"
 BRANCH = "retraining/drift"

@@ -16,10 +16,6 @@ import yaml
 from tests.conftest import ROOT, bake
 from tests.support.action_runner import evaluate, run_action
 
-# Its tests share module-scoped fixtures (a bake, a cluster, a server): under xdist they
-# run in one worker, so each fixture is built once (`--dist loadgroup`, pyproject.toml).
-pytestmark = pytest.mark.xdist_group("promote_git")
-
 PROMOTE = ROOT / "actions" / "promote"
 IDENTITY = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
             "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}  # fmt: skip

@@ -21,10 +21,6 @@ from tests.support import linters
 from tests.support.act_runner import STANDINS, MissingStandIn, local_repositories
 from tests.support.action_runner import evaluate
 
-# Its tests share module-scoped fixtures (a bake, a cluster, a server): under xdist they
-# run in one worker, so each fixture is built once (`--dist loadgroup`, pyproject.toml).
-pytestmark = pytest.mark.xdist_group("workflows_static")
-
 ACTIONS_REPO = "your-org/cookiecutter-mlops-gitops"  # cookiecutter.json's default
 ACTION_FILES = sorted(ROOT.glob("actions/*/action.yml"))
 OWN_WORKFLOWS = sorted((ROOT / ".github/workflows").glob("*.yml"))
