@@ -47,14 +47,15 @@ def test_a_dispatch_from_a_feature_branch_changes_nothing_and_says_why(
     project, fake_github, tmp_path, workflow, deploying
 ):
     main_before = git(project, "ls-remote", "origin", "refs/heads/main").split()[0]
-    secrets = {"MLFLOW_TRACKING_URI": "http://127.0.0.1:9", "KUBECONFIG": "x"}
+    secrets = {"MLFLOW_TRACKING_URI": "http://127.0.0.1:9", "KUBECONFIG": "never-read"}
     run = run_workflow(project, workflow, dispatch_event(REPOSITORY, ref="refs/heads/feature"),
                        fake=fake_github, tmp=tmp_path, variables={"DEPLOY": "true"},
                        secrets=secrets)  # fmt: skip
     results = run.results()
     assert results["refuse-other-refs"] == "failure", run.log()
     assert all(results[job] == "skipped" for job in deploying), results
-    assert "only from main: this run is for refs/heads/feature" in run.log("refuse-other-refs")
+    summary = run.jobs["refuse-other-refs"].summary
+    assert "only from main: this run is for refs/heads/feature" in summary, run.log()
     assert git(project, "ls-remote", "origin", "refs/heads/main").split()[0] == main_before
     assert run.calls == []  # no pull request, no deployment, nothing on GitHub
 

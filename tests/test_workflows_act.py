@@ -255,7 +255,7 @@ class TestCiWorkflow:
                            variables={"DEPLOY": "true"})  # fmt: skip
         assert run.results() == {"refuse-other-refs": "failure", "release": "skipped",
                                  "staging": "skipped"}, run.log()  # fmt: skip
-        assert "nothing was built, pinned or deployed" in run.jobs["refuse-other-refs"].log
+        assert "nothing was built, pinned or deployed" in run.jobs["refuse-other-refs"].summary
         assert run.calls == []
 
 
@@ -450,7 +450,7 @@ class TestDeliveryWorkflows:
         event = dispatch_event(REPOSITORY, ref="refs/heads/rogue")
         run = run_workflow(repo.path, "promote.yml", event, fake=github, tmp=tmp_path, **settings)
         assert run.results() == {"refuse-other-refs": "failure", "production": "skipped"}, run.log()
-        assert "nothing was deployed" in run.jobs["refuse-other-refs"].log, run.log()
+        assert "nothing was deployed" in run.jobs["refuse-other-refs"].summary, run.log()
         assert run.calls == []
 
 
