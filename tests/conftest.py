@@ -101,14 +101,9 @@ LONGEST_FIRST = (
 
 
 def pytest_collection_modifyitems(items):
-    def unit(item):
-        return (
-            item.nodeid.rsplit("::", 1)[0].split("[")[0] if item.cls else item.nodeid.split("::")[0]
-        )
+    rank = {unit: place for place, unit in enumerate(LONGEST_FIRST)}
 
-    def rank(item):
-        return (
-            LONGEST_FIRST.index(unit(item)) if unit(item) in LONGEST_FIRST else len(LONGEST_FIRST)
-        )
+    def unit(item):  # what loadscope hands out: the class of a method, else the module
+        return item.nodeid.rsplit("::", 1)[0] if item.cls else item.nodeid.split("::")[0]
 
-    items.sort(key=rank)  # stable: the order inside a unit and among the rest stays
+    items.sort(key=lambda item: rank.get(unit(item), len(rank)))  # stable: other order stays
