@@ -13,7 +13,7 @@ export PATH := $(BIN):$(PATH)
 WORKERS ?= 3
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo test test-fast lint lock bench-drift bench-serve
+.PHONY: help venv demo test test-fast lint lock bench-drift bench-serve dashboard
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' \
@@ -60,6 +60,9 @@ lock: venv ## re-lock the generated project's dependencies (with hashes) from it
 		requirements-serve.txt -c requirements.lock -o requirements-serve.lock
 	cp build/lock/churn-model/requirements.lock $(LOCK)
 	cp build/lock/churn-model/requirements-serve.lock $(dir $(LOCK))
+
+dashboard: venv ## rebuild the generated project's Grafana dashboard (monitoring/grafana/dashboard.json) in code
+	python tools/dashboard.py
 
 bench-drift: venv ## time and peak memory of the generated `drift` verb at 10k, 100k, 1M rows x 20 columns
 	python bench/drift.py $(if $(ROWS),--rows $(ROWS))

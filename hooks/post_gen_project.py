@@ -21,7 +21,13 @@ UNUSED = {
             "tests/unit/test_example_data.py",
         ],
     },
-    "deploy_target": {"local": ["deploy/k8s"]},
+    "deploy_target": {
+        "local": [
+            "deploy/k8s",
+            f"src/{PACKAGE}/monitoring/alert_rules.py",
+            "tests/unit/test_alert_rules.py",
+        ],
+    },
     "license": {"Proprietary": ["LICENSE"]},
 }
 
@@ -92,6 +98,22 @@ def record_template_source():
     Path(".cruft.json").write_text(json.dumps(state, indent=2, sort_keys=True) + "\n")
 
 
+def write_prometheus_rule():
+    """The kubernetes target's PrometheusRule, written by the project's own `alert-rules` code
+    from monitoring/prometheus/rules.yml (PyYAML only, which cookiecutter has too)."""
+    if ANSWERS["deploy_target"] != "kubernetes":
+        return
+    import importlib
+    import sys
+
+    sys.path.insert(0, "src")
+    sys.dont_write_bytecode = True  # no __pycache__ left in the new project
+    try:
+        importlib.import_module(f"{PACKAGE}.monitoring.alert_rules").write(ANSWERS["project"])
+    finally:
+        sys.path.remove("src")
+
+
 def init_git_repository():
     """The project is a repository of its own (DVC, workflows), even when baked inside another."""
     if shutil.which("git") is None or Path(".git").exists():
@@ -129,6 +151,7 @@ def print_next_steps():
 if __name__ == "__main__":
     pick_example_data()
     prune_unused_files()
+    write_prometheus_rule()
     record_template_source()
     init_git_repository()
     print_next_steps()

@@ -83,6 +83,10 @@ COMMON = {
     "deploy/staging.yaml", "deploy/production.yaml", "deploy/smoke-cases.yaml",
     "tests/unit/test_deploy_files.py", ".github/workflows/cd.yml", ".github/workflows/promote.yml",
     ".github/workflows/drift.yml", "tests/unit/test_drift.py",
+    "src/PKG/training/baseline.py", "tests/api/test_online_signals.py",
+    "monitoring/prometheus/rules.yml", "monitoring/prometheus/rules.test.yml",
+    "monitoring/prometheus/prometheus.yml", "monitoring/prometheus/alertmanager.yml",
+    "monitoring/grafana/dashboard.json",
 }  # fmt: skip
 # Files that only some answers keep: option -> value -> files.
 ONLY_WITH = {
@@ -99,8 +103,9 @@ ONLY_WITH = {
                 "base/service.yaml", "base/hpa.yaml", "base/pdb.yaml",
                 *(f"overlays/{env}/{file}" for env in ("staging", "production")
                   for file in ("kustomization.yaml", "namespace.yaml", "server.yaml")),
+                "monitoring/prometheus-rule.yaml",
             )
-        },
+        } | {"src/PKG/monitoring/alert_rules.py", "tests/unit/test_alert_rules.py"},
     },
     "license": {"MIT": {"LICENSE"}, "Apache-2.0": {"LICENSE"}, "BSD-3-Clause": {"LICENSE"}},
 }  # fmt: skip
@@ -165,8 +170,12 @@ def test_bake(cookies, answers):
     assert baked_files(project) == expected_files(answers, "churn_model")
     for path in project.rglob("*"):
         if path.is_file() and ".git" not in path.relative_to(project).parts[:1]:
-            # A GitHub expression `${{ ... }}` is meant to be there; a bare `{{` is not.
-            text = path.read_text(errors="replace").replace("${{", "")
+            # A GitHub expression `${{ ... }}` is meant to be there, and so are Prometheus's
+            # alert templates `{{ $labels.x }}` and Grafana's legends (the dashboard JSON is
+            # copied unrendered); a bare `{{` is not.
+            if path.suffix == ".json" and path.parent.name == "grafana":
+                continue
+            text = path.read_text(errors="replace").replace("${{", "").replace("{{ $", "")
             left = [marker for marker in LEFTOVERS if marker in text]
             assert not left, f"{path.relative_to(project)} holds unrendered {left}"
     assert_files_parse(project)

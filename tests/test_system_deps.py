@@ -19,7 +19,10 @@ NOBODY = [shutil.which("setpriv") or "setpriv", "--reuid=65534", "--regid=65534"
           "--clear-groups"] if os.getuid() == 0 else []  # fmt: skip
 DEBIAN = 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\n'
 FEDORA = 'NAME="Fedora Linux"\nID=fedora\n'
-ALL_PACKAGES = "make git podman runc debootstrap shellcheck nodejs npm kubernetes-client"
+ALL_PACKAGES = (
+    "make git podman runc debootstrap shellcheck nodejs npm kubernetes-client "
+    "prometheus prometheus-alertmanager"
+)
 
 
 @pytest.fixture

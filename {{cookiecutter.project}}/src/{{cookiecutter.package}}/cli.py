@@ -57,6 +57,12 @@ VERBS = {
         "monitoring.retrain",
         "on drift: branch with the new data appended, dvc repro, PR body",
     ),
+{%- if cookiecutter.deploy_target == "kubernetes" %}
+    "alert-rules": (
+        "monitoring.alert_rules",
+        "write the kubernetes PrometheusRule from monitoring/prometheus/rules.yml",
+    ),
+{%- endif %}
 }
 
 

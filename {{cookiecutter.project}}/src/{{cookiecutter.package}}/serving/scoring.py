@@ -12,7 +12,7 @@ from ..config import columns
 from ..data.contract import serving_contract
 from ..training.task import for_params
 from .batching import MicroBatcher
-from .metrics import Metrics
+from .metrics import Metrics, score_buckets
 from .prediction_log import PredictionLog, log_path
 from .request_models import request_schema
 
@@ -28,7 +28,10 @@ class Scorer:
         self.project_contract = serving_contract(spec, contract)
         self.project_schema = request_schema(self.project_contract, self.max_batch_records)
         self.task = for_params(params, spec)  # what an answer holds: training/task.py
-        self.metrics = Metrics()
+        self.metrics = Metrics(
+            score_buckets(self.task.score_range or _target_range(self.project_contract)),
+            params.get("gates", {}).get("max_p95_ms"),
+        )  # fmt: skip
         self._noted = set()  # (version, column, kind) of unexpected values already logged
         self.model = None  # replaced whole, never changed in place: a swap is one assignment
         self.desired = None  # the version the source says to serve, as last asked
@@ -81,11 +84,12 @@ class Scorer:
                      for a in answers]  # fmt: skip
         for label in set(predicted):
             self.metrics.predictions.labels(model.version, label).inc(predicted.count(label))
+        self.metrics.scores.observe(model.version, [self.task.signal(a)[1] for a in answers])
         return model.version, answers
 
     def _note_unexpected(self, version, column, kind, count):
         """Served, counted, and logged the first time per version, column and kind."""
-        self.metrics.unexpected_values.labels(column, kind).inc(count)
+        self.metrics.unexpected_values.labels(column, kind, version).inc(count)
         if (version, column, kind) not in self._noted:
             self._noted.add((version, column, kind))
             log.warning("serving values of %r beyond what version %s was trained on (%s); "
@@ -121,6 +125,7 @@ class Scorer:
         while True:
             try:
                 self.desired = await asyncio.to_thread(self.source.latest_version)
+                self.metrics.desired(self.desired)
             except Exception as error:
                 self._failed(f"could not ask {self.source} which version to serve: {error}")
             else:
@@ -188,6 +193,14 @@ def _limit_threads(count):
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(count)  # not as a context manager: it stays on for this thread
+
+
+def _target_range(contract):
+    """(min, max) a numeric target showed in training (schema.yaml), else None."""
+    rule = contract["rules"].get(contract.get("target")) or {}
+    seen = rule.get("observed") or {}
+    low, high = seen.get("min", rule.get("min")), seen.get("max", rule.get("max"))
+    return None if low is None or high is None or high <= low else (low, high)
 
 
 def _class_labels(contract):

@@ -15,6 +15,7 @@ import json
 from ..config import RUN_FILE, CliError, load_params
 from ..registry import client, lineage_tags, use_tracking_store
 from ..reports import markdown_table, read_report, write_report
+from .baseline import baseline_tags
 
 
 def evaluated_results():
@@ -40,6 +41,7 @@ def register(args):
     name = params["registry"]["model_name"]
     use_tracking_store(params)
     tags = lineage_tags(params, metrics, fairness)
+    tags.update(baseline_tags(params))  # what the server's alerts compare with
     registry = client()
     existing = same_lineage(registry, name, tags, run["run_id"])
     if existing is None:

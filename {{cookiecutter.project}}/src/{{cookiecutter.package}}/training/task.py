@@ -22,6 +22,13 @@ class Task:
     fairness_gaps = ()  # names of the per-feature gaps in the fairness summary
     answer_fields = {}  # what /predict answers for one record (JSON schema of each field)
     # kept(answer): what the prediction ids log keeps of an answer, per task (see each task)
+    # signal(answer): (predicted class or None, score) that the server's online signals count
+    # and `register` records the training-time baseline of (training/baseline.py)
+    score_range = (0.0, 1.0)  # of that score: a probability; a regression's comes from data
+
+    def watched(self, shares):
+        """The class shares an alert compares with their baseline: every class."""
+        return shares
 
     def __init__(self, spec, params):
         self.spec, self.params = spec, params
@@ -101,6 +108,15 @@ class BinaryClassification(Task):
     def kept(answer):
         """What the prediction ids log keeps of an answer: the label and the positive score."""
         return answer
+
+    @staticmethod
+    def signal(answer):
+        return answer["prediction"], answer["score"]
+
+    def watched(self, shares):
+        """Only the positive class: the other's share moves with it."""
+        positive = self.spec.positive_class
+        return {positive: shares.get(positive, 0.0)}
 
 
 class MulticlassClassification(Task):
@@ -191,6 +207,12 @@ class MulticlassClassification(Task):
         label = answer["prediction"]
         return {"prediction": label, "score": answer["probabilities"][label]}
 
+    @staticmethod
+    def signal(answer):
+        """The class and its probability (the model's confidence)."""
+        label = answer["prediction"]
+        return label, answer["probabilities"][label]
+
 
 class Regression(Task):
     """The target is a number; the output is the predicted value."""
@@ -250,6 +272,13 @@ class Regression(Task):
     def kept(answer):
         """What the prediction ids log keeps of an answer: the predicted value."""
         return answer
+
+    score_range = None  # the target's range in the contract, when it has one
+
+    @staticmethod
+    def signal(answer):
+        """No class; the predicted value is the score."""
+        return None, answer["prediction"]
 
 
 BY_NAME = {task.name: task for task in (BinaryClassification, MulticlassClassification, Regression)}
