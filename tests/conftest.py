@@ -97,6 +97,7 @@ LONGEST_FIRST = (
     "tests/test_image.py",  # 3
     "tests/test_pipeline.py::TestFailingPipelines",  # 3
     "tests/test_workflows_act.py::TestTemplateWorkflows",  # 2.5
+    "tests/test_alerts_live.py",  # 2: trains the default project unless its worker has it
 )
 
 
