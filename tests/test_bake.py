@@ -84,6 +84,7 @@ COMMON = {
     "tests/unit/test_deploy_files.py", ".github/workflows/cd.yml", ".github/workflows/promote.yml",
     ".github/workflows/drift.yml", "tests/unit/test_drift.py",
     "src/PKG/training/baseline.py", "tests/api/test_online_signals.py",
+    "src/PKG/monitoring/notify.py", "tests/unit/test_notify.py",
     "monitoring/prometheus/rules.yml", "monitoring/prometheus/rules.test.yml",
     "monitoring/prometheus/prometheus.yml", "monitoring/prometheus/alertmanager.yml",
     "monitoring/grafana/dashboard.json",

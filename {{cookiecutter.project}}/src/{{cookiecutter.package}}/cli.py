@@ -57,6 +57,10 @@ VERBS = {
         "monitoring.retrain",
         "on drift: branch with the new data appended, dvc repro, PR body",
     ),
+    "notify": (
+        "monitoring.notify",
+        "send a notification to the NOTIFY_URLS destinations (nothing when unset)",
+    ),
 {%- if cookiecutter.deploy_target == "kubernetes" %}
     "alert-rules": (
         "monitoring.alert_rules",
