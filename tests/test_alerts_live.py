@@ -14,9 +14,7 @@ import contextlib
 import json
 import subprocess
 import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pandas as pd
@@ -25,47 +23,24 @@ import yaml
 
 from tests.conftest import project_env
 from tests.support.mlflow_server import free_port
+from tests.support.webhook import Webhook
 
 pytestmark = pytest.mark.slow
 SYNTHETIC = {"X-Synthetic-Traffic": "1"}  # answered and counted, kept out of the logs
 
 
-class Webhook:
-    """Alertmanager's webhook receiver: keeps each alert it is sent, with its arrival time."""
-
-    def __init__(self):
-        self.alerts, self.lock = [], threading.Lock()
-        received = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                with received.lock:
-                    received.alerts += [(time.monotonic(), a) for a in body["alerts"]]
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args):
-                del args
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/alerts"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def first(self, name, since, timeout=90.0):
-        """(seconds after `since`, alert) of the first firing `name` received after since."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self.lock:
-                for arrived, alert in self.alerts:
-                    labels = alert["labels"]
-                    if arrived >= since and labels["alertname"] == name \
-                            and alert["status"] == "firing":  # fmt: skip
+def first_alert(webhook, name, since, timeout=90.0):
+    """(seconds after `since`, alert) of the first firing `name` the webhook got after since."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with webhook.lock:
+            for arrived, body in webhook.received:
+                for alert in body["alerts"] if arrived >= since else []:
+                    if alert["labels"]["alertname"] == name and alert["status"] == "firing":
                         return arrived - since, alert
-            time.sleep(0.1)
-        with self.lock:
-            seen = sorted({a["labels"]["alertname"] for _, a in self.alerts})
-        raise AssertionError(f"no {name} alert reached the webhook in {timeout:.0f}s; got {seen}")
+        time.sleep(0.1)
+    seen = sorted({a["labels"]["alertname"] for body in webhook.bodies() for a in body["alerts"]})
+    raise AssertionError(f"no {name} alert reached the webhook in {timeout:.0f}s; got {seen}")
 
 
 @contextlib.contextmanager
@@ -137,10 +112,10 @@ def watched(trained_project, tmp_path_factory):
     """The served model (alias candidate), Prometheus and Alertmanager, all running."""
     work = tmp_path_factory.mktemp("alerts")
     ports = {name: free_port() for name in ("server", "prometheus", "alertmanager")}
-    webhook = Webhook()
     server = [sys.executable, "-m", "churn_model", "serve", "--port", str(ports["server"])]
     base = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     with contextlib.ExitStack() as stack:
+        webhook = stack.enter_context(Webhook())
         stack.enter_context(started(server, trained_project, project_env(trained_project),
                                     f"{base['server']}/ready"))  # fmt: skip
         routes = alertmanager_config(trained_project, work, webhook)
@@ -156,7 +131,6 @@ def watched(trained_project, tmp_path_factory):
              f"--web.listen-address=127.0.0.1:{ports['prometheus']}"],
             work, ready_url=f"{base['prometheus']}/-/ready"))  # fmt: skip
         yield base, webhook
-        webhook.server.shutdown()
 
 
 def wait_for_scrape(prometheus, query, timeout=30.0):
@@ -187,7 +161,7 @@ def test_bad_states_reach_the_webhook_as_their_alerts(watched, trained_project):
                 server.post("/predict", json={**rows[0], "tenure_months": "many"}).status_code
                 == 422
             )
-        took, alert = webhook.first("RequestsRejected", started_at)
+        took, alert = first_alert(webhook, "RequestsRejected", started_at)
         assert alert["labels"] == {"alertname": "RequestsRejected", "job": "churn-model",
                                    "severity": "warning"}  # fmt: skip
         print(f"\nRequestsRejected: {took:.1f} s from the first of 40 bad requests to the webhook")
@@ -202,7 +176,7 @@ def test_bad_states_reach_the_webhook_as_their_alerts(watched, trained_project):
         assert answered.status_code == 200, answered.text
         answers = answered.json()["predictions"]
         assert set(answers) == {"no"}, "the forcing rows did not force one class"
-        took, alert = webhook.first("PredictionShareMoved", started_at)
+        took, alert = first_alert(webhook, "PredictionShareMoved", started_at)
         labels = alert["labels"]
         assert (labels["prediction"], labels["model_version"], labels["job"]) == (
             "yes",

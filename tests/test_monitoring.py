@@ -3,16 +3,14 @@ kubernetes PrometheusRule written from them, the Grafana dashboard built in code
 `notify` verb delivering to a webhook on this machine."""
 
 import importlib.util
-import json
 import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import yaml
 
 from tests.conftest import ROOT, bake, project_env
+from tests.support.webhook import Webhook
 
 
 @pytest.fixture(scope="module")
@@ -55,22 +53,8 @@ def test_the_committed_dashboard_is_what_the_builder_writes(kubernetes_bake):
 
 @pytest.fixture
 def webhook():
-    """A JSON webhook on this machine: apprise's json:// URL of it, and the bodies it got."""
-    received = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args):
-            del args
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"json://127.0.0.1:{server.server_port}/hook", received
-    server.shutdown()
+    with Webhook() as hook:
+        yield hook
 
 
 def notify(project, urls, *arguments):
@@ -83,31 +67,29 @@ def notify(project, urls, *arguments):
 
 
 def test_notify_tells_the_webhook_what_happened_to_which_version(kubernetes_bake, webhook):
-    url, received = webhook
     pr = "https://github.example/org/churn-model/pull/12"
-    done = notify(kubernetes_bake, url, "--event", "promotion", "--version", "4", "--link", pr)
+    done = notify(kubernetes_bake, webhook.apprise_url, "--event", "promotion", "--version", "4",
+                  "--link", pr)  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
-    [message] = received
+    [message] = webhook.bodies()
     assert message["title"] == "churn-model: Promotion PR opened: version 4 to production"
     assert "Version: 4" in message["message"] and pr in message["message"]
 
 
 def test_notify_without_urls_sends_nothing_and_succeeds(kubernetes_bake, webhook):
-    _, received = webhook
     for urls in (None, " "):
         done = notify(kubernetes_bake, urls, "--event", "drift", "--version", "4")
         assert done.returncode == 0, done.stderr
         assert "NOTIFY_URLS is not set: no notification sent" in done.stdout
-    assert received == []
+    assert webhook.bodies() == []
 
 
 def test_a_malformed_notification_url_is_one_clear_sentence(kubernetes_bake, webhook):
-    url, received = webhook
-    done = notify(kubernetes_bake, f"{url} hooks.example.com/x", "--event", "drift",
+    done = notify(kubernetes_bake, f"{webhook.apprise_url} hooks.example.com/x", "--event", "drift",
                   "--version", "4")  # fmt: skip
     assert done.returncode == 1
     assert "Entry 2 of NOTIFY_URLS (starting 'hooks.exampl') is not a notification URL" in (
         done.stderr
     )
     assert "Traceback" not in done.stderr
-    assert received == []  # nothing goes out while the list is wrong
+    assert webhook.bodies() == []  # nothing goes out while the list is wrong

@@ -38,6 +38,7 @@ from tests.support.act_runner import (
 )
 from tests.support.fake_github import FakeGitHub
 from tests.support.mlflow_server import MlflowServer, free_port
+from tests.support.webhook import Webhook
 from tests.test_drift import window
 from tests.test_template_sync import template, user_repo  # noqa: F401 (fixtures)
 
@@ -381,18 +382,28 @@ def delivery(tmp_path_factory, slim_base_image):
 
 
 @pytest.fixture(scope="module")
-def cd_push(delivery, github, tmp_path_factory):
+def notified():
+    """Where cd.yml's notifications go (the secret NOTIFY_URLS): a webhook in this test."""
+    with Webhook() as hook:
+        yield hook
+
+
+@pytest.fixture(scope="module")
+def cd_push(delivery, github, notified, tmp_path_factory):
     repo, _, settings = delivery
     repo.git("switch", "--quiet", "main")
     event = push_event(REPOSITORY, after=repo.git("rev-parse", "HEAD"))
     tmp = tmp_path_factory.mktemp("act-cd-run")
-    return run_workflow(repo.path, "cd.yml", event, fake=github, tmp=tmp, **settings)
+    secrets = {**settings["secrets"], "NOTIFY_URLS": notified.apprise_url}
+    return run_workflow(repo.path, "cd.yml", event, fake=github, tmp=tmp,
+                        **{**settings, "secrets": secrets})  # fmt: skip
 
 
 class TestDeliveryWorkflows:
     """cd.yml and promote.yml: one bake, one registry server, one release."""
 
-    def test_cd_push_to_main_releases_and_deploys_staging(self, cd_push, delivery, github):
+    def test_cd_push_to_main_releases_and_deploys_staging(self, cd_push, delivery, github,
+                                                          notified):  # fmt: skip
         repo, urls, _ = delivery
         run = cd_push
         assert run.results() == {"refuse-other-refs": "skipped", "release": "success",
@@ -407,6 +418,9 @@ class TestDeliveryWorkflows:
         assert served_version(urls["staging"]) == "1"
         (pull,) = pulls_from(github, "promote/production")
         assert pull["state"] == "open" and pull["base"]["ref"] == "main"
+        [message] = notified.bodies()  # the promotion PR, through `notify` and apprise
+        assert message["title"] == "churn-model: Promotion PR opened: version 1 to production"
+        assert pull["html_url"] in message["message"], message
         assert [(c.method, c.path.split(REPOSITORY)[-1]) for c in run.calls] == [
             ("GET", "/pulls"),
             ("POST", "/pulls"),

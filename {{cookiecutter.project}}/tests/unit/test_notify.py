@@ -11,8 +11,13 @@ import pytest
 from {{ cookiecutter.package }}.config import CliError
 from {{ cookiecutter.package }}.monitoring.notify import notify
 
-DEPLOY_FAILED = Namespace(event="deploy-failed", version="7", env="staging",
-                          link="https://ci.example/run/42", detail="Outcome: rolled_back")  # fmt: skip
+DEPLOY_FAILED = Namespace(
+    event="deploy-failed",
+    version="7",
+    env="staging",
+    link="https://ci.example/run/42",
+    detail="Outcome: rolled_back",
+)
 
 
 @pytest.fixture
