@@ -188,3 +188,20 @@ def test_bad_states_reach_the_webhook_as_their_alerts(watched, trained_project):
             f"PredictionShareMoved: {took:.1f} s from {len(loyal)} one-class answers to the "
             f"webhook ({alert['annotations']['summary']})"
         )
+
+
+def test_every_dashboard_query_runs_on_the_real_prometheus(watched, trained_project):
+    """The Grafana dashboard's queries (its variables filled in) parse and find series."""
+    base, _ = watched
+    board = json.loads((trained_project / "monitoring/grafana/dashboard.json").read_text())
+    queries = [target["expr"] for panel in board["panels"] for target in panel.get("targets", [])]
+    assert queries
+    empty = []
+    for query in queries:
+        filled = query.replace("$job", "churn-model").replace("$__rate_interval", "1m")
+        answer = httpx.get(f"{base['prometheus']}/api/v1/query", params={"query": filled}).json()
+        assert answer["status"] == "success", (query, answer)
+        if not answer["data"]["result"]:
+            empty.append(query)
+    # No 5xx and no unexpected value was served here (no such series yet); all else has data.
+    assert all("5.." in query or "unexpected_values" in query for query in empty), empty
