@@ -88,6 +88,8 @@ COMMON = {
     "monitoring/prometheus/rules.yml", "monitoring/prometheus/rules.test.yml",
     "monitoring/prometheus/prometheus.yml", "monitoring/prometheus/alertmanager.yml",
     "monitoring/grafana/dashboard.json",
+    "src/PKG/training/model_card.py", "src/PKG/training/card_plots.py",
+    "src/PKG/monitoring/importance.py", "tests/unit/test_model_card.py",
 }  # fmt: skip
 # Files that only some answers keep: option -> value -> files.
 ONLY_WITH = {

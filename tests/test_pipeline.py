@@ -50,6 +50,38 @@ def test_registered_version_carries_its_lineage(trained_project):
     assert {"fairness.gender.demographic_parity_difference",
             "fairness.age_group.equalized_odds_difference"} <= set(tags)  # fmt: skip
     assert tags["gates"] == "passed"
+    assert tags["model_card"].startswith("runs:/") and tags["model_card"].endswith("card.html")
+
+
+def test_the_model_card_is_logged_with_the_version_and_renders(trained_project, tmp_path):
+    """The card's files, the copy MLflow keeps, and the HTML as headless Chromium draws it
+    (offline: every plot embedded): a page of plots, not a blank one."""
+    from mlflow import MlflowClient
+    from PIL import Image
+
+    card = trained_project / "reports/card"
+    assert {"card.html", "card.md", "card.json", "roc.png", "importance.png"} <= {
+        p.name for p in card.iterdir()}  # fmt: skip
+    uri = f"sqlite:///{trained_project / 'mlflow.db'}"
+    tag = registered_versions(trained_project, "churn-model")[0].tags["model_card"]
+    run_id = tag.split("/")[1]
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    logged = {f.path for f in client.list_artifacts(run_id, "card")}
+    assert {"card/card.html", "card/card.json", "card/roc.png"} <= logged
+    page = (card / "card.html").read_text()
+    assert "src=\"http" not in page and "src='http" not in page  # nothing fetched online
+    shot = tmp_path / "card.png"
+    subprocess.run(
+        ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+         "--window-size=1300,2600", f"--screenshot={shot}", (card / "card.html").as_uri()],
+        check=True, capture_output=True, timeout=120, env={**os.environ, "HOME": str(tmp_path)},
+    )  # fmt: skip
+    image = Image.open(shot).convert("RGB")
+    print(f"card {len(page.encode()) // 1024} KiB; screenshot {shot} {image.size}")
+    pixels = image.resize((130, 260)).getdata()
+    inked = sum(1 for p in pixels if min(p) < 200) / len(pixels)
+    assert inked > 0.1, f"the card renders almost blank ({inked:.1%} of the page inked)"
+    assert len(set(image.getdata())) > 200  # plots in colour, not only text
 
 
 def candidate_version(project, name):
@@ -119,6 +151,9 @@ class TestOtherTasks:
         assert {f"metric.{name}" for name in metrics} <= set(tags)
         gates = yaml.safe_load((project / "reports/gates.json").read_text())
         assert gates["passed"] and len(gates["gates"]) >= 10
+        card = json.loads((project / "reports/card/card.json").read_text())
+        assert card["task"] == task and not card["notes"] and "importance" in card["plots"]
+        assert "model_card" in tags
         make(project, "test", "lint")
         answer = served_answer(project)
         if task == "regression":

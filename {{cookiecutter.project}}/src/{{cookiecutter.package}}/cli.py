@@ -25,6 +25,7 @@ VERBS = {
     ),
     "train": ("training.train", "fit the pipeline on the training split and log it to MLflow"),
     "evaluate": ("training.evaluate", "test metrics, fairness by group and every model gate"),
+    "card": ("training.model_card", "the model card: plots, importance, groups (reports/card/)"),
     "register": ("training.register", "register the evaluated model with its lineage tags"),
     "serve": ("serving.serve", "serve the model over HTTP (FastAPI), following its registry alias"),
     "load-test": (

@@ -124,6 +124,59 @@ def test_shifted_columns_are_flagged_and_exit_3(capsys):
     assert "[drift.html](drift.html)" in markdown
 
 
+# A model card's importance (training/model_card.py writes card.json): amount drives the model,
+# visits it ignores.
+CARD = {"weights": {"amount": 0.85, "visits": 0.0, "plan": 0.15}}
+
+
+def weighted_by_card(**settings):
+    Path("card.json").write_text(json.dumps(CARD))
+    set_drift(importance="card.json", **settings)
+
+
+@pytest.mark.parametrize("weighting", ["importance", "equal"])
+def test_a_shift_in_the_top_column_alone_is_drift_when_weighted(capsys, weighting):
+    weighted_by_card(drift_share=0.5, weighting=weighting)
+    table(1000, seed=2, amount_shift=30).to_csv("current.csv", index=False)  # 3 sd
+    code, out = drift(capsys, "--current", "current.csv")
+    result = report()
+    assert result["drifted_columns"] == ["amount"]  # 1 of 3 columns, under the share 0.5
+    if weighting == "equal":
+        assert code == 0 and result["dataset"]["weighting"] == "equal"
+        return
+    assert code == DRIFT_EXIT, out.out
+    assert result["dataset"]["weighted_share"] == pytest.approx(0.85)
+    assert result["dataset"]["weights_from"] == "card.json"
+    assert result["columns"]["amount"]["weight"] == pytest.approx(0.85)
+    assert "85% of the model's importance" in out.out
+    assert "| `amount` | jensenshannon |" in Path("reports/drift.md").read_text()
+    assert "| 85.0% |" in Path("reports/drift.md").read_text()
+
+
+@pytest.mark.parametrize("weighting", ["importance", "equal"])
+def test_a_shift_in_an_ignored_column_is_no_drift_when_weighted(capsys, weighting):
+    weighted_by_card(weighting=weighting)
+    current = table(1000, seed=2)
+    current["visits"] = current["visits"] + 6  # a large shift in what the model ignores
+    current.to_csv("current.csv", index=False)
+    code, _ = drift(capsys, "--current", "current.csv")
+    result = report()
+    assert result["drifted_columns"] == ["visits"]  # 1 of 3: above the default share 0.25
+    if weighting == "equal":
+        assert code == DRIFT_EXIT
+        return
+    assert code == 0 and result["dataset"]["weighted_share"] == 0
+    assert result["columns"]["visits"]["weight"] == 0
+
+
+def test_without_a_production_card_the_columns_count_equally(capsys):
+    table(1000, seed=2, amount_shift=30).to_csv("current.csv", index=False)
+    code, _ = drift(capsys, "--current", "current.csv")  # weighting: importance, the default
+    dataset = report()["dataset"]
+    assert code == DRIFT_EXIT and dataset["weighting"] == "equal"
+    assert "production alias" in dataset["weights_from"]
+
+
 def write_log(environment, suffix="", seed=3, rows=400, **shift):
     Path("logs").mkdir(exist_ok=True)
     frame = table(rows, seed=seed, **shift).drop(columns="label")

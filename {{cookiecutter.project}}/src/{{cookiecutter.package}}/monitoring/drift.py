@@ -14,6 +14,11 @@ window's size (thresholds.py), so a column that did not change is flagged at mos
 `drift.false_alarm_rate` of the time. Sensitive columns are compared too and labelled as such,
 but left out of the dataset verdict: a shift in a protected group's share is a question for the
 fairness review, not a reason to retrain (and must not dilute the features' share).
+
+Importance: by default the verdict weighs each feature by its share of the production version's
+permutation importance (its model card; importance.py), so a shift in what drives predictions
+raises drift and a shift in a column the model ignores does not. `drift.weighting: equal`
+counts drifted columns instead (Evidently's own share).
 """
 
 import time
@@ -26,6 +31,7 @@ from ..config import REPORTS_DIR, CliError, columns, load_params, load_schema
 from ..reports import markdown_table, write_report
 from ..serving.prediction_log import log_path
 from .drift_inputs import Monitored, contract_notes, read_table, reference_table
+from .importance import WEIGHTINGS, column_weights
 from .thresholds import window_thresholds
 
 DRIFT_EXIT = 3
@@ -44,6 +50,8 @@ class Settings:
     environment: str = "production"
     min_rows: int = 500
     drift_share: float = 0.25
+    weighting: str = "importance"  # or equal: every feature counts the same
+    importance: str = "production"  # whose card weighs the columns, or a card.json file
     method: str = "jensenshannon"
     threshold: float = 0.1
     false_alarm_rate: float = 0.01
@@ -79,6 +87,8 @@ def load_settings(params, monitored, args):
             isinstance(settings.bins(name), int) and settings.bins(name) >= 2
         ):
             raise CliError(f"params.yaml drift: the bins of {name} must be null or at least 2.")
+    if settings.weighting not in WEIGHTINGS:
+        raise CliError(f"params.yaml drift.weighting must be one of: {', '.join(WEIGHTINGS)}.")
     if not 0 < settings.drift_share <= 1:
         raise CliError("params.yaml drift.drift_share must be above 0 and at most 1.")
     if not 0.001 <= settings.false_alarm_rate <= 0.2:
@@ -293,6 +303,7 @@ def drift(args):
             shift=describe_shift(ref_raw[name], cur_raw[name]) if found["drifted"] else None,
         )
     features = [name for name in per_column if name not in compared.sensitive]
+    dataset = weigh(dataset, per_column, features, settings, params)
     result = {
         "drift_detected": dataset["drift_detected"],
         "exit_code": DRIFT_EXIT if dataset["drift_detected"] else 0,
@@ -323,6 +334,19 @@ def drift(args):
     return result["exit_code"]
 
 
+def weigh(dataset, per_column, features, settings, params):
+    """The dataset verdict: the drifted features' share of the importance weights (each column's
+    weight goes into its result), or Evidently's count of drifted columns when equal."""
+    weights, source = column_weights(settings, params, features)
+    found = {**dataset, "weighting": "importance" if weights else "equal", "weights_from": source}
+    if weights is None:
+        return found
+    for name in features:
+        per_column[name]["weight"] = weights[name]
+    share = sum(weights[name] for name in features if per_column[name]["drifted"])
+    return {**found, "weighted_share": share, "drift_detected": share >= settings.drift_share}
+
+
 def sampling(settings, reference, current, seed):
     rows = settings.sample_rows
     used = rows is not None and max(len(reference.frame), len(current.frame)) > rows
@@ -345,8 +369,14 @@ def summary_line(result):
     groups = f"; sensitive column(s) drifted: {', '.join(groups)}" if groups else ""
     return (
         f"{verdict}: {data['drifted_columns']} of {data['columns']} columns drifted "
-        f"({drifted}){groups}; report in {result['html']}."
+        f"({drifted}){_weighted(data)}{groups}; report in {result['html']}."
     )
+
+
+def _weighted(data):
+    if data["weighting"] != "importance":
+        return ""
+    return f", {data['weighted_share']:.0%} of the model's importance"
 
 
 def _name(name, result):
@@ -356,12 +386,20 @@ def _name(name, result):
 def markdown(result, html_link):
     data, ref, cur = result["dataset"], result["reference"], result["current"]
     verdict = "drift detected" if result["drift_detected"] else "no drift"
+    weighted = data["weighting"] == "importance"
     lines = [
         f"## Data drift: {verdict}",
         "",
-        f"{data['drifted_columns']} of {data['columns']} columns drifted ({data['share']:.0%}; "
-        f"dataset drift from {data['drift_share']:.0%}).",
+        f"{data['drifted_columns']} of {data['columns']} columns drifted ({data['share']:.0%})"
+        + (
+            f", holding {data['weighted_share']:.0%} of the model's permutation importance"
+            if weighted
+            else ""
+        )
+        + f"; dataset drift from {data['drift_share']:.0%} of the "
+        + ("importance." if weighted else "columns."),
         "",
+        f"- Weighting: {data['weighting']} ({data['weights_from']}).",
         f"- Reference: `{ref['source']}`, {ref['rows']} rows ({ref.get('chosen_by', '')}).",
         f"- Current: `{cur['source']}`, {cur['rows']} rows"
         + (f" from {len(cur['files'])} files." if len(cur["files"]) > 1 else "."),
@@ -378,9 +416,10 @@ def markdown(result, html_link):
     drifted.sort(key=lambda item: -severity(item[1]))
     if drifted:
         rows = [(_name(n, r), r["method"], f"{r['score']:.3f}", f"{r['threshold']:.3g}",
-                 r["compared_as"]) for n, r in drifted]  # fmt: skip
-        lines += [markdown_table(["drifted column", "method", "score", "threshold", "compared as"],
-                                 rows), "", "### Top shifts", ""]  # fmt: skip
+                 "-" if "weight" not in r else f"{r['weight']:.1%}", r["compared_as"])
+                for n, r in drifted]  # fmt: skip
+        headers = ["drifted column", "method", "score", "threshold", "weight", "compared as"]
+        lines += [markdown_table(headers, rows), "", "### Top shifts", ""]
         lines += [f"- {_name(name, r)}: {r['shift']}" for name, r in drifted[:TOP_SHIFTS]]
         lines.append("")
     lines += _sensitive_lines(result) + _window_lines(result)

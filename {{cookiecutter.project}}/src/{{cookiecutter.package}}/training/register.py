@@ -45,6 +45,7 @@ def register(args):
     registry = client()
     existing = same_lineage(registry, name, tags, run["run_id"])
     if existing is None:
+        tags.update(log_card(registry, run["run_id"]))
         version = mlflow.register_model(run["model_uri"], name, tags=tags).version
         registry.set_registered_model_alias(name, args.alias, version)
         message = f"Registered {name} version {version}; alias {args.alias} points to it."
@@ -63,6 +64,19 @@ def register(args):
 
 
 LINEAGE = ("git_commit", "data_hash", "params_hash")
+CARD_TAG = "model_card"  # the version's model card: runs:/RUN/card/card.html
+
+
+def log_card(registry, run_id):
+    """Log reports/card/ to the training run (artifact folder `card`) and return the tag that
+    links the version to it; no tag when `make pipeline` wrote no card."""
+    from .model_card import CARD_DIR
+
+    if not (CARD_DIR / "card.html").exists():
+        print(f"No model card in {CARD_DIR}: the version is registered without one.")
+        return {}
+    registry.log_artifacts(run_id, str(CARD_DIR), "card")
+    return {CARD_TAG: f"runs:/{run_id}/card/card.html"}
 
 
 def same_lineage(registry, name, tags, run_id):

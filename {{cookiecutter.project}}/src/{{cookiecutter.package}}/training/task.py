@@ -25,6 +25,19 @@ class Task:
     # signal(answer): (predicted class or None, score) that the server's online signals count
     # and `register` records the training-time baseline of (training/baseline.py)
     score_range = (0.0, 1.0)  # of that score: a probability; a regression's comes from data
+    # The model card (model_card.py): its plots of the test split, the scikit-learn scorer
+    # permutation importance measures the loss of, and the score drawn per sensitive group.
+    card_plots = ()
+    importance_scoring = ""
+    card_score_label = ""
+
+    def card_score(self, model, frame):
+        """What the card draws per group: the score, the top class's probability, the value."""
+        return self.output(model, frame)
+
+    def importance_scorer(self, y_true):
+        """The importance scorer; None when these labels cannot be scored (one class only)."""
+        return self.importance_scoring
 
     def watched(self, shares):
         """The class shares an alert compares with their baseline: every class."""
@@ -70,6 +83,13 @@ class BinaryClassification(Task):
     }
     fairness_gaps = ("demographic_parity_difference", "equalized_odds_difference")
     answer_fields = {"prediction": {"type": "string"}, "score": {"type": "number"}}
+    card_plots = ("roc", "precision_recall", "calibration", "confusion")
+    importance_scoring = "roc_auc"
+    card_score_label = "score (probability of the positive class)"
+
+    def importance_scorer(self, y_true):
+        """ROC AUC needs both classes; with one, accuracy is the only loss left to measure."""
+        return self.importance_scoring if len(set(y_true)) > 1 else "accuracy"
 
     def output(self, model, frame, check=None):
         del check
@@ -134,6 +154,12 @@ class MulticlassClassification(Task):
         "prediction": {"type": "string"},
         "probabilities": {"type": "object", "additionalProperties": {"type": "number"}},
     }
+    card_plots = ("confusion", "calibration")  # calibration of the top class's probability
+    importance_scoring = "accuracy"
+    card_score_label = "probability of the predicted class"
+
+    def card_score(self, model, frame):
+        return model.predict_proba(frame).max(axis=1)
 
     def output(self, model, frame, check=None):
         """Probability of `check["class"]`; of every class (rows x classes) when none is named."""
@@ -226,6 +252,12 @@ class Regression(Task):
     lower_is_better = frozenset({"rmse", "mae", "baseline_rmse", "rmse_vs_baseline"})
     fairness_gaps = ("mae_difference", "mean_prediction_difference")
     answer_fields = {"prediction": {"type": "number"}}
+    card_plots = ("predicted_vs_actual", "residuals")
+    importance_scoring = "r2"
+    card_score_label = "predicted value"
+
+    def importance_scorer(self, y_true):
+        return self.importance_scoring if len(set(y_true)) > 1 else "neg_mean_absolute_error"
 
     def output(self, model, frame, check=None):
         del check
