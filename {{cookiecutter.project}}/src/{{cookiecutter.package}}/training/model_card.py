@@ -304,7 +304,8 @@ body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1300px; 
 h1 { margin-bottom: 0.2em; } h2 { border-bottom: 1px solid #ccc; margin-top: 1.5em; }
 table { border-collapse: collapse; margin: 0.5em 0; }
 td, th { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; }
-.plots { display: flex; flex-wrap: wrap; gap: 1em; align-items: flex-start; } .plots img { max-width: 100%; }
+.plots { display: flex; flex-wrap: wrap; gap: 1em; align-items: flex-start; }
+.plots img { max-width: 100%; }
 .note { background: #fff4d6; border-left: 4px solid #E69F00; padding: 0.5em 1em; }
 .small { color: #D55E00; font-weight: bold; }
 """
