@@ -8,6 +8,7 @@ import subprocess
 import time
 import urllib.request
 
+import numpy as np
 import pytest
 import yaml
 
@@ -76,12 +77,12 @@ def test_the_model_card_is_logged_with_the_version_and_renders(trained_project, 
          "--window-size=1300,2600", f"--screenshot={shot}", (card / "card.html").as_uri()],
         check=True, capture_output=True, timeout=120, env={**os.environ, "HOME": str(tmp_path)},
     )  # fmt: skip
-    image = Image.open(shot).convert("RGB")
-    print(f"card {len(page.encode()) // 1024} KiB; screenshot {shot} {image.size}")
-    pixels = image.resize((130, 260)).getdata()
-    inked = sum(1 for p in pixels if min(p) < 200) / len(pixels)
-    assert inked > 0.1, f"the card renders almost blank ({inked:.1%} of the page inked)"
-    assert len(set(image.getdata())) > 200  # plots in colour, not only text
+    pixels = np.asarray(Image.open(shot).convert("RGB")).astype(int)
+    print(f"card {len(page.encode()) // 1024} KiB; screenshot {shot} {pixels.shape}")
+    inked = float((pixels.min(axis=2) < 250).mean())  # a blank page: 0; this card: about 11%
+    assert inked > 0.05, f"the card renders almost blank ({inked:.1%} of the page inked)"
+    coloured = float((np.ptp(pixels, axis=2) > 60).mean())  # text is grey; this card: about 2.5%
+    assert coloured > 0.01, f"only {coloured:.2%} of the page in colour: no plots drawn"
 
 
 def candidate_version(project, name):

@@ -19,7 +19,7 @@ def figure(title, xlabel, ylabel):
     matplotlib.use("Agg")  # no display in CI, a container or a DVC stage
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(figsize=SIZE, dpi=100, layout="constrained")  # nothing clipped
+    fig, axes = plt.subplots(figsize=SIZE, dpi=100, layout="tight")  # nothing clipped
     axes.set(title=title, xlabel=xlabel, ylabel=ylabel)
     axes.grid(alpha=0.3)
     return fig, axes
