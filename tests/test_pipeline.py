@@ -70,7 +70,7 @@ def test_the_model_card_is_logged_with_the_version_and_renders(trained_project, 
     logged = {f.path for f in client.list_artifacts(run_id, "card")}
     assert {"card/card.html", "card/card.json", "card/roc.png"} <= logged
     page = (card / "card.html").read_text()
-    assert "src=\"http" not in page and "src='http" not in page  # nothing fetched online
+    assert 'src="http' not in page and "src='http" not in page  # nothing fetched online
     shot = tmp_path / "card.png"
     subprocess.run(
         ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",

@@ -21,7 +21,7 @@ DEBIAN = 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\n'
 FEDORA = 'NAME="Fedora Linux"\nID=fedora\n'
 ALL_PACKAGES = (
     "make git podman runc debootstrap shellcheck nodejs npm kubernetes-client "
-    "prometheus prometheus-alertmanager"
+    "prometheus prometheus-alertmanager chromium"
 )
 
 
