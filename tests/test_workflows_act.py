@@ -186,6 +186,12 @@ class TestCiWorkflow:
         for gate in ("roc_auc", "demographic_parity_difference[gender]", "invariance[customer_id]",
                      "directional[tenure_months]"):  # fmt: skip
             assert f"| {gate} |" in model.summary and f"| {gate} |" in comment["body"]
+        # The model card: its summary and Mermaid charts on the run page and in the comment,
+        # the whole card as its own artifact.
+        assert "## Model card (binary classification)" in model.summary
+        assert "```mermaid\nxychart-beta" in model.summary
+        assert "## Model card (binary classification)" in comment["body"]
+        assert (run.artifacts / "model-card/card.html").stat().st_size > 100_000
         junit = ET.parse(run.artifacts / "model-tests-junit/model-tests.xml").getroot()
         assert {"test_performance", "test_fairness"} <= {
             c.get("name") for c in junit.iter("testcase")
