@@ -27,6 +27,10 @@ VERBS = {
     "evaluate": ("training.evaluate", "test metrics, fairness by group and every model gate"),
     "card": ("training.model_card", "the model card: plots, importance, groups (reports/card/)"),
     "register": ("training.register", "register the evaluated model with its lineage tags"),
+    "compare": (
+        "training.compare",
+        "the new model against the production one on the same test rows (exit 5 if worse)",
+    ),
     "serve": ("serving.serve", "serve the model over HTTP (FastAPI), following its registry alias"),
     "load-test": (
         "serving.load_test",
@@ -53,6 +57,14 @@ VERBS = {
     "drift": (
         "monitoring.drift",
         "Evidently drift report of current data against the reference (exit 3)",
+    ),
+    "add-outcomes": (
+        "monitoring.add_outcomes",
+        "check a file of delayed outcomes and add it to the outcome store",
+    ),
+    "monitor": (
+        "monitoring.monitor",
+        "live performance: logged predictions joined to their outcomes (exit 4 on decay)",
     ),
     "retrain": (
         "monitoring.retrain",

@@ -5,10 +5,17 @@ SOURCE is an environment (the version its deploy file pins, which must have depl
 there successfully) or a registry alias such as `candidate` (how cd.yml pins staging after
 a merge to main). Nothing is deployed here: the commit or pull request that carries the
 changed file is what deploys, so git records every promotion and a revert undoes it.
+
+Before it pins, the version is held against the champion, the version behind @production
+(training/compare.py: same test rows, `gates.max_regression`, fairness gates). A worse one is
+refused and nothing changes, unless `--override-reason TEXT` says why it should go anyway: the
+reason is then kept on the version as the registry tag `promotion_override.ENV`.
 """
 
 from ..config import CliError, load_params
 from ..reports import markdown_table, write_report
+from ..training.compare import REFUSED, champion_challenger
+from ..training.compare import markdown as comparison_markdown
 from ..training.task import BY_NAME, BinaryClassification
 from .desired_state import ENVIRONMENTS, deploy_file, load_deploy, pin, pinned_version
 
@@ -23,7 +30,8 @@ LINEAGE = (
 def promote(args):
     if args.source == args.to:
         raise CliError(f"--from and --to are both {args.to}: promote from another environment.")
-    name = load_params()["registry"]["model_name"]
+    params = load_params()
+    name = params["registry"]["model_name"]
     registry = _client()
     version, digest = source_version(registry, name, args.source)
     digest = args.digest or digest
@@ -35,6 +43,7 @@ def promote(args):
         )
     settings = load_deploy(args.to)
     current = pinned_version(settings)
+    contest = challenge(params, registry, name, version, args)
     old = (
         version_tags(registry, name, current, f"pinned in {deploy_file(args.to)}")
         if current
@@ -52,6 +61,7 @@ def promote(args):
         "digest": digest,
         "changed": changed,
         "comparison": comparison(old, new),
+        "champion_challenger": contest,
     }
     write_report(f"promote-{args.to}", result, pull_request_body(result, old, new))
     if changed:
@@ -61,6 +71,25 @@ def promote(args):
         )
     else:
         print(f"{deploy_file(args.to)} already pins {name} version {version}; nothing changed.")
+
+
+def challenge(params, registry, name, version, args):
+    """The champion/challenger result; CliError (nothing pinned) when the version is refused
+    and no --override-reason says why it should go anyway."""
+    result = champion_challenger(params, challenger=version)
+    result["override_reason"] = None
+    if result["verdict"] == REFUSED:
+        if not args.override_reason:
+            write_report(f"promote-{args.to}", {"refused": result}, comparison_markdown(result))
+            raise CliError(
+                f"{result['summary'].removesuffix(' See reports/compare.md.')} Nothing was "
+                f"promoted: {deploy_file(args.to)} is unchanged (table: reports/promote-"
+                f"{args.to}.md). To promote it anyway, add --override-reason 'why'."
+            )
+        registry.set_model_version_tag(name, version, f"promotion_override.{args.to}",
+                                       args.override_reason)  # fmt: skip
+        result["override_reason"] = args.override_reason
+    return result
 
 
 def _client():
@@ -146,6 +175,11 @@ def pull_request_body(result, old, new):
         f"Sets `{deploy_file(env)}` to version {version}, {source}. Merging deploys it to "
         f"{env} (smoke-tested, rolled back automatically on failure); {undo}.",
     ]
+    contest = result["champion_challenger"]
+    parts.append(comparison_markdown(contest, "Champion/challenger on the same test rows"))
+    if contest["override_reason"]:
+        parts.append(f"**Promoted over the refusal**, reason (registry tag `promotion_override."
+                     f"{env}`): {contest['override_reason']}")  # fmt: skip
     parts += comparison_tables(old, new, old_label, new_label)
     return "\n\n".join(parts)
 
@@ -198,6 +232,11 @@ def add_arguments(parser):
         "--to", required=True, choices=ENVIRONMENTS, help="environment whose deploy file to re-pin"
     )
     parser.add_argument("--digest", help="image digest (sha256:...) built for that version")
+    parser.add_argument(
+        "--override-reason",
+        help="promote even if the version is worse than the production one; the reason is kept "
+        "as a registry tag",
+    )
 
 
 run = promote

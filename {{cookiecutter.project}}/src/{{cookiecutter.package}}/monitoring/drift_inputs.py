@@ -21,15 +21,13 @@ import pyarrow.csv as pa_csv
 import pyarrow.json as pa_json
 import pyarrow.parquet as pa_parquet
 
-from ..config import CliError, tracking_uri
+from ..config import CliError
 from ..data.contract import strict_rules
-from ..data.loading import data_hash
+from ..data.training_data import PRODUCTION_ALIAS, locate_training_data, production_version
 
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 FORMATS |= dict.fromkeys((".jsonl", ".ndjson", ".json"), "jsonl")
 FIRST_LINE = {"csv": 2, "jsonl": 1, "parquet": 1}  # line (row) number of index 0 in each format
-PRODUCTION_ALIAS = "production"
-FETCHED_DIR = Path(".dvc/tmp/drift-reference")  # DVC's own scratch folder, ignored by git
 
 
 @dataclass(frozen=True)
@@ -310,23 +308,6 @@ def reference_table(setting, params, columns, explicit=None):
     return _production_table(version, columns)
 
 
-def production_version(name):
-    """The registry version behind @production, or None when nothing is deployed yet."""
-    uri = tracking_uri()
-    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).exists():
-        return None  # no local registry yet: do not create an empty one
-    from mlflow.exceptions import MlflowException
-
-    from ..registry import client
-
-    try:
-        return client().get_model_version_by_alias(name, PRODUCTION_ALIAS)
-    except MlflowException as error:
-        if error.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
-            return None
-        raise CliError(f"The model registry at {uri} did not answer: {error}") from error
-
-
 def _production_table(version, columns):
     tags = version.tags
     path, wanted, commit = tags.get("data_path"), tags.get("data_hash"), tags.get("git_commit", "")
@@ -336,7 +317,7 @@ def _production_table(version, columns):
             "data_hash lineage tag, so its training data is unknown: register versions with "
             "`make register`, or set drift.reference to a file (or pass --reference)."
         )
-    location, found_in = _locate_training_data(path, wanted, commit)
+    location, found_in = locate_training_data(path, wanted, commit)
     table = read_table(location, columns, "reference", fmt=file_format(path))
     table.source = path
     table.details.update(
@@ -345,52 +326,3 @@ def _production_table(version, columns):
         found_in=found_in,
     )  # fmt: skip
     return table
-
-
-def _locate_training_data(path, wanted, commit):
-    """The file whose md5 is `wanted`: in the workspace, DVC's cache, or DVC at that commit."""
-    if Path(path).is_file() and data_hash(path) == wanted:
-        return path, "workspace"
-    cached = Path(".dvc/cache/files/md5") / wanted[:2] / wanted[2:]
-    if cached.is_file():
-        return cached, "dvc cache"
-    fetched = FETCHED_DIR / wanted / Path(path).name
-    if fetched.is_file():
-        return fetched, "fetched earlier by dvc"
-    if re.fullmatch(r"[0-9a-f]{40}", commit):
-        return _fetch_with_dvc(path, commit, wanted, fetched), f"dvc at commit {commit[:12]}"
-    raise CliError(
-        f"The production model was trained on {path} with md5 {wanted}, which is neither in "
-        f"the workspace nor in the DVC cache, and its commit ({commit or 'unknown'}) is not a "
-        "clean commit DVC could fetch it from. Run `dvc pull`, or set drift.reference to a "
-        "file (or pass --reference)."
-    )
-
-
-def _fetch_with_dvc(path, commit, wanted, target):
-    import dvc.api
-    from dvc.exceptions import DvcException
-
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial, digest = target.with_suffix(".partial"), hashlib.md5()
-    try:
-        with (
-            dvc.api.open(path, repo=".", rev=commit, mode="rb") as source,
-            open(partial, "wb") as out,
-        ):
-            while chunk := source.read(1 << 20):
-                digest.update(chunk)
-                out.write(chunk)
-    except (DvcException, OSError) as error:
-        raise CliError(
-            f"DVC could not fetch {path} as of commit {commit[:12]} (the production model's "
-            f"training data): {error}. Check the DVC remote and the git history (CI needs "
-            "fetch-depth: 0), or set drift.reference to a file (or pass --reference)."
-        ) from error
-    if digest.hexdigest() != wanted:
-        partial.unlink()
-        raise CliError(
-            f"{path} at commit {commit[:12]} has md5 {digest.hexdigest()}, not the {wanted} the "
-            "production model was trained on: set drift.reference or pass --reference."
-        )
-    return partial.replace(target)

@@ -76,6 +76,7 @@ class BinaryClassification(Task):
     """Labels are 0/1 (1 = columns.positive_class); the model's output is the positive score."""
 
     name = "binary_classification"
+    lower_is_better = frozenset({"calibration_error"})
     estimators = {
         "linear": linear_model.LogisticRegression,
         "random_forest": ensemble.RandomForestClassifier,
@@ -108,7 +109,26 @@ class BinaryClassification(Task):
             "precision": float(metrics.precision_score(y_true, y_pred, zero_division=0)),
             "recall": float(metrics.recall_score(y_true, y_pred, zero_division=0)),
             "f1": float(metrics.f1_score(y_true, y_pred, zero_division=0)),
+            "calibration_error": calibration_error(y_true, scores),
         }
+
+    def live_metrics(self, y_true, predicted, score):
+        """Metrics of logged answers against their outcomes (labels 0/1, predicted labels as
+        the server answered them, positive scores); ROC AUC needs both classes."""
+        y_pred = self.model_labels(predicted)
+        found = {} if y_true.nunique() < 2 else {
+            "roc_auc": float(metrics.roc_auc_score(y_true, score))}  # fmt: skip
+        return found | {
+            "accuracy": float(metrics.accuracy_score(y_true, y_pred)),
+            "precision": float(metrics.precision_score(y_true, y_pred, zero_division=0)),
+            "recall": float(metrics.recall_score(y_true, y_pred, zero_division=0)),
+            "f1": float(metrics.f1_score(y_true, y_pred, zero_division=0)),
+            "calibration_error": calibration_error(y_true, score),
+        }
+
+    def model_labels(self, predicted):
+        """Logged answers as the model's labels: 1 for the positive class, else 0."""
+        return (predicted.astype(str) == self.spec.positive_class).astype(int)
 
     def performance_gates(self, values, gates):
         return [_at_least("roc_auc", values, gates, "min_roc_auc", "ROC AUC on the test split")]
@@ -197,6 +217,26 @@ class MulticlassClassification(Task):
         values.update({f"recall.{c}": float(r) for c, r in zip(classes, recalls, strict=True)})
         return values
 
+    def live_metrics(self, y_true, predicted, score):
+        """Metrics of logged answers against their outcomes, over the classes seen in either."""
+        del score
+        y_pred = predicted.astype(str)
+        classes = sorted(set(y_true) | set(y_pred))
+        recalls = metrics.recall_score(y_true, y_pred, labels=classes, average=None,
+                                       zero_division=np.nan)  # fmt: skip
+        values = {
+            "macro_f1": float(metrics.f1_score(y_true, y_pred, average="macro", zero_division=0)),
+            "accuracy": float(metrics.accuracy_score(y_true, y_pred)),
+            "min_class_recall": float(np.nanmin(recalls)),
+        }
+        values.update({f"recall.{c}": float(r) for c, r in zip(classes, recalls, strict=True)
+                       if not np.isnan(r)})  # fmt: skip
+        return values
+
+    @staticmethod
+    def model_labels(predicted):
+        return predicted.astype(str)
+
     def performance_gates(self, values, gates):
         found = [
             _at_least("macro_f1", values, gates, "min_macro_f1", "macro-averaged F1"),
@@ -279,6 +319,20 @@ class Regression(Task):
             "rmse_vs_baseline": rmse / baseline if baseline else float("inf"),
         }
 
+    def live_metrics(self, y_true, predicted, score):
+        """Metrics of logged predicted values against the outcomes."""
+        del score
+        y_pred = predicted.astype(float)
+        return {
+            "rmse": float(metrics.root_mean_squared_error(y_true, y_pred)),
+            "mae": float(metrics.mean_absolute_error(y_true, y_pred)),
+            "r2": float(metrics.r2_score(y_true, y_pred)),
+        }
+
+    @staticmethod
+    def model_labels(predicted):
+        return predicted.astype(float)
+
     def performance_gates(self, values, gates):
         rule = (f"RMSE over the RMSE of predicting the training mean "
                 f"({values['baseline_rmse']:.4f}), at most")  # fmt: skip
@@ -324,6 +378,18 @@ def for_params(params, spec=None):
     if spec.task not in BY_NAME:
         raise CliError(f"task {spec.task!r} (params.yaml) is not one of: {', '.join(TASKS)}.")
     return BY_NAME[spec.task](spec, params)
+
+
+def calibration_error(y_true, scores, bins=10):
+    """Expected calibration error: over ten equal-width score bins, the row-weighted mean gap
+    between the mean score and the share of positives (0 = scores are frequencies)."""
+    y_true, scores = np.asarray(y_true, dtype=float), np.asarray(scores, dtype=float)
+    which = np.minimum((scores * bins).astype(int), bins - 1)
+    gap = 0.0
+    for b in np.unique(which):
+        inside = which == b
+        gap += inside.sum() * abs(scores[inside].mean() - y_true[inside].mean())
+    return float(gap / max(len(scores), 1))
 
 
 def _at_least(name, values, gates, key, what):

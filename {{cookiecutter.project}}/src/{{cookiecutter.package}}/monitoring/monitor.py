@@ -1,0 +1,246 @@
+"""`monitor`: live performance. The environment's logged predictions of the last
+`monitor.window_days` days are joined by prediction_id to their outcomes, and scored as the
+test split was: the task's metrics (training/task.py), calibration for a classifier, and the
+fairness gaps per sensitive feature on the labelled rows the sampled feature log also holds.
+
+They are put beside the test metrics of the version that served the window (its lineage
+tags), with the label coverage and delay. Decay (exit 4): a live metric breaks its gate in
+params.yaml, or is worse than at training time by more than `monitor.max_drop[metric]`
+(training/compare.py compares the two), or a fairness gate breaks. Fewer than
+`monitor.min_labelled` labelled predictions is an error (exit 1), not a verdict.
+reports/monitor.{json,md,html}; the HTML has the plots.
+"""
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+
+from ..config import CliError, columns, load_params
+from ..data.loading import labels
+from ..reports import markdown_table, write_report
+from ..serving.prediction_log import log_path
+from ..training.compare import compare_metrics, metrics_table
+from ..training.task import for_params
+from .drift_inputs import log_files
+from .monitor_plots import write_html
+from .outcome_store import read_ids_log, read_store
+
+EXIT_DECAY = 4
+FAIRNESS_MIN_ROWS = 30  # fewer labelled rows with their features: the gaps would be noise
+
+
+def monitor(args):
+    params = load_params()
+    spec, settings = columns(params), params["monitor"]
+    task = for_params(params, spec)
+    environment = args.environment or settings["environment"]
+    predictions = args.predictions or log_path(
+        params["serve"]["prediction_ids_log"], environment, "prediction_ids_log"
+    )
+    outcomes = args.outcomes or params["outcomes"]["store"]
+    now = datetime.now(UTC)
+    window = labelled_window(read_ids_log(predictions), read_store(outcomes), spec,
+                             now - timedelta(days=settings["window_days"]))  # fmt: skip
+    labelled = window[window["labelled"]]
+    _enough(labelled, len(window), settings, predictions, outcomes)
+    served = labelled["model_version"].value_counts()
+    version = str(served.index[0])
+    training = training_metrics(params, version)
+    y_true = labels(labelled, spec)
+    _same_model(task, spec, labelled)
+    live = task.live_metrics(y_true, labelled["prediction"], labelled.get("score"))
+    rows = compare_metrics(task, training, live, settings.get("max_drop") or {})
+    gates = live_gates(task, live, params["gates"])
+    fairness, fairness_rows = live_fairness(task, params, environment, labelled, spec)
+    fairness_gates = task.fairness_gates(fairness, params["gates"]) if fairness else []
+    broken = [g for g in [*gates, *fairness_gates] if not g.passed]
+    dropped = [r for r in rows if r["refuses"]]
+    delay = (labelled["outcome_ts"] - labelled["ts"]).dt.total_seconds() / 86400
+    result = {
+        "environment": environment, "predictions": str(predictions), "outcomes": str(outcomes),
+        "window": {"days": settings["window_days"], "since": window_start(now, settings)},
+        "predictions_in_window": len(window), "labelled": len(labelled),
+        "coverage": len(labelled) / len(window),
+        "label_delay_days": {"median": float(delay.median()), "p90": float(delay.quantile(0.9))},
+        "version": version, "served_versions": {str(k): int(v) for k, v in served.items()},
+        "live": live, "training": training, "metrics": rows,
+        "gates": [g.as_dict() for g in gates], "fairness": fairness,
+        "fairness_rows": fairness_rows, "fairness_gates": [g.as_dict() for g in fairness_gates],
+        "decay": bool(broken or dropped),
+    }  # fmt: skip
+    result["summary"] = summary(result, dropped, broken)
+    write_report("monitor", result, markdown(result))
+    write_html(result, labelled, task)
+    print(result["summary"])
+    return EXIT_DECAY if result["decay"] else 0
+
+
+def window_start(now, settings):
+    return (now - timedelta(days=settings["window_days"])).isoformat(timespec="seconds")
+
+
+def labelled_window(logged, outcomes, spec, since):
+    """The logged predictions since `since`, each with its outcome when one is stored:
+    `labelled` says which; the target and outcome_ts come from the store."""
+    window = logged[logged["ts"] >= pd.Timestamp(since)]
+    if window.empty:
+        newest = logged["ts"].max()
+        raise CliError(
+            f"No prediction was logged since {since:%Y-%m-%d %H:%M} UTC (the newest is from "
+            f"{newest:%Y-%m-%d %H:%M}): the window is empty. Raise monitor.window_days, or "
+            "check that the server logs this environment (serve.prediction_ids_log)."
+        )
+    window = window.drop_duplicates("prediction_id", keep="last")
+    if outcomes.empty:
+        joined = window.assign(labelled=False)
+        joined[spec.target] = None
+        joined["outcome_ts"] = pd.NaT
+        return joined
+    kept = outcomes[["prediction_id", spec.target, "outcome_ts"]]
+    joined = window.merge(kept, on="prediction_id", how="left", validate="one_to_one")
+    joined["outcome_ts"] = pd.to_datetime(joined["outcome_ts"], utc=True)
+    return joined.assign(labelled=joined[spec.target].notna())
+
+
+def _enough(labelled, logged, settings, predictions, outcomes):
+    need = settings["min_labelled"]
+    if len(labelled) < need:
+        raise CliError(
+            f"Only {len(labelled)} of the {logged} predictions logged in the last "
+            f"{settings['window_days']} days ({predictions}) have an outcome in {outcomes}; "
+            f"monitor.min_labelled asks for {need}. Add outcomes (`make outcomes FILE=...`) "
+            "or widen monitor.window_days."
+        )
+
+
+def _same_model(task, spec, labelled):
+    """A log whose answers are not labels of this model's target is another model's log."""
+    allowed = _allowed(spec)
+    if task.name == "regression" or not allowed:
+        return
+    strange = sorted(set(labelled["prediction"].astype(str)) - set(allowed))
+    if strange:
+        raise CliError(
+            f"The prediction log answers {', '.join(map(repr, strange[:5]))}, which are not "
+            f"values of {spec.target} in schema.yaml: it is the log of another model. Point "
+            "--predictions at this model's prediction ids log."
+        )
+
+
+def _allowed(spec):
+    from ..config import load_schema
+
+    return [str(v) for v in (load_schema()["columns"].get(spec.target) or {}).get("allowed", [])]
+
+
+def training_metrics(params, version):
+    """The test metrics (lineage tags metric.*) of the version that served the window."""
+    from mlflow.exceptions import MlflowException
+
+    from ..registry import client
+
+    name = params["registry"]["model_name"]
+    try:
+        tags = client().get_model_version(name, version).tags
+    except MlflowException:
+        raise CliError(
+            f"The prediction log was written by version {version}, which is not a version of "
+            f"{name} in the registry: it is another model's log, or the registry "
+            "(MLFLOW_TRACKING_URI) is not the one the server used."
+        ) from None
+    return {k.removeprefix("metric."): float(v) for k, v in tags.items()
+            if k.startswith("metric.")}  # fmt: skip
+
+
+def live_gates(task, live, gates):
+    """The performance gates of params.yaml that a live metric can be held to."""
+    found = []
+    for gate in task.performance_gates(_padded(live), gates):
+        if gate.name in live:
+            gate.detail = f"live {gate.detail.split(', ')[-1]}"
+            found.append(gate)
+    return found
+
+
+class _padded(dict):  # noqa: N801 (used as a function)
+    """The live metrics; 0.0 for a test-only one a task's gates read (log loss, baselines),
+    whose gate is then left out."""
+
+    def __missing__(self, key):
+        return 0.0
+
+
+def live_fairness(task, params, environment, labelled, spec):
+    """Fairness gaps on the labelled rows the sampled feature log holds (it carries the
+    sensitive columns); ({}, rows) when fewer than FAIRNESS_MIN_ROWS are there."""
+    if not spec.sensitive:
+        return {}, 0
+    path = log_path(params["serve"]["prediction_log"], environment)
+    wanted = {"_prediction_id", *spec.sensitive}
+    frames = []
+    for file in log_files(path):
+        with open(file) as lines:
+            rows = [json.loads(line) for line in lines if line.strip()]
+        frames.append(pd.DataFrame([{k: r.get(k) for k in wanted} for r in rows]))
+    if not frames:
+        return {}, 0
+    sampled = pd.concat(frames, ignore_index=True).dropna(subset=["_prediction_id"])
+    sampled["_prediction_id"] = sampled["_prediction_id"].astype(str)
+    sampled = sampled.drop_duplicates("_prediction_id", keep="last")
+    rows = labelled.merge(sampled, left_on="prediction_id", right_on="_prediction_id")
+    if len(rows) < FAIRNESS_MIN_ROWS:
+        return {}, len(rows)
+    y_pred = task.model_labels(rows["prediction"])
+    return task.fairness(rows, labels(rows, spec), y_pred), len(rows)
+
+
+def summary(result, dropped, broken):
+    where = (f"{result['labelled']} labelled of {result['predictions_in_window']} predictions "
+             f"of {result['environment']} (version {result['version']})")  # fmt: skip
+    if not result["decay"]:
+        return f"Healthy: {where} meet every gate and no metric dropped beyond monitor.max_drop."
+    reasons = [
+        f"{r['metric']} {r['new']:.4f} live against {r['old']:.4f} at training, a drop of "
+        f"{-r['gain']:.4f} (monitor.max_drop.{r['metric']}: {r['max_regression']})"
+        for r in dropped
+    ] + [g.explain() for g in broken]
+    return f"Decay: {where}: " + "; ".join(reasons) + ". See reports/monitor.md."
+
+
+def markdown(result):
+    delay = result["label_delay_days"]
+    parts = [
+        f"## Live performance of {result['environment']}",
+        result["summary"],
+        f"Window: predictions since {result['window']['since']} UTC. Label coverage "
+        f"{result['coverage']:.1%} ({result['labelled']} of {result['predictions_in_window']}); "
+        f"label delay median {delay['median']:.2f} days, 90th percentile {delay['p90']:.2f}.",
+        "### Live against training",
+        metrics_table(result["metrics"], f"training (v{result['version']})", "live"),
+    ]
+    if result["gates"]:
+        rows = [(g["name"], f"{g['value']:.4f}", g["threshold"],
+                 "pass" if g["passed"] else "**FAIL**", f"`{g['key']}`")
+                for g in result["gates"]]  # fmt: skip
+        parts += ["### Gates on live data",
+                  markdown_table(["gate", "live", "limit", "result", "in params.yaml"], rows)]  # fmt: skip
+    if result["fairness_gates"]:
+        rows = [(g["name"], f"{g['value']:.4f}", g["threshold"],
+                 "pass" if g["passed"] else "**FAIL**") for g in result["fairness_gates"]]  # fmt: skip
+        parts += [f"### Fairness gaps on {result['fairness_rows']} labelled, sampled rows",
+                  markdown_table(["gap", "live", "limit", "result"], rows)]  # fmt: skip
+    else:
+        parts.append(f"Fairness: {result['fairness_rows']} labelled rows in the sampled feature "
+                     f"log, fewer than {FAIRNESS_MIN_ROWS}: not judged.")  # fmt: skip
+    return "\n\n".join(parts)
+
+
+def add_arguments(parser):
+    parser.add_argument("--environment", help="whose logs (default: monitor.environment)")
+    parser.add_argument("--predictions", help="prediction ids log (default: serve."
+                        "prediction_ids_log of the environment, with its rotations)")  # fmt: skip
+    parser.add_argument("--outcomes", help="outcome store (default: outcomes.store)")
+
+
+run = monitor
