@@ -44,10 +44,11 @@ def locate_training_data(path, wanted, commit, whose="the production model", ins
     if fetched.is_file():
         return fetched, "fetched earlier by dvc"
     if re.fullmatch(r"[0-9a-f]{40}", commit):
-        return _fetch_with_dvc(path, commit, wanted, fetched, whose, instead), f"dvc at commit {commit[:12]}"
+        found = _fetch_with_dvc(path, commit, wanted, fetched, whose, instead)
+        return found, f"dvc at commit {commit[:12]}"
     raise CliError(
-        f"{whose[0].upper()}{whose[1:]} was trained on {path} with md5 {wanted}, which is neither in "
-        f"the workspace nor in the DVC cache, and its commit ({commit or 'unknown'}) is not a "
+        f"{whose[0].upper()}{whose[1:]} was trained on {path} with md5 {wanted}, which is neither "
+        f"in the workspace nor in the DVC cache, and its commit ({commit or 'unknown'}) is not a "
         f"clean commit DVC could fetch it from. Run `dvc pull`, or {instead}."
     )
 

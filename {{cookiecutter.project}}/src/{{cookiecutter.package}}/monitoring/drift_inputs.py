@@ -9,7 +9,6 @@ million-row window costs seconds and a few hundred MiB.
 import codecs
 import csv
 import dataclasses
-import hashlib
 import json
 import re
 from dataclasses import dataclass, field

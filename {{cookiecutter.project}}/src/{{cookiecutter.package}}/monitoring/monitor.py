@@ -21,13 +21,13 @@ from ..data.loading import labels
 from ..reports import markdown_table, write_report
 from ..serving.prediction_log import log_path
 from ..training.compare import compare_metrics, metrics_table
+from ..training.fairness import sensitive_values
 from ..training.task import for_params
 from .drift_inputs import log_files
 from .monitor_plots import write_html
 from .outcome_store import read_ids_log, read_store
 
 EXIT_DECAY = 4
-FAIRNESS_MIN_ROWS = 30  # fewer labelled rows with their features: the gaps would be noise
 
 
 def monitor(args):
@@ -52,7 +52,8 @@ def monitor(args):
     live = task.live_metrics(y_true, labelled["prediction"], labelled.get("score"))
     rows = compare_metrics(task, training, live, settings.get("max_drop") or {})
     gates = live_gates(task, live, params["gates"])
-    fairness, fairness_rows = live_fairness(task, params, environment, labelled, spec)
+    fairness, fairness_rows, fairness_notes = live_fairness(task, params, environment,
+                                                             labelled, spec)  # fmt: skip
     fairness_gates = task.fairness_gates(fairness, params["gates"]) if fairness else []
     broken = [g for g in [*gates, *fairness_gates] if not g.passed]
     dropped = [r for r in rows if r["refuses"]]
@@ -66,7 +67,8 @@ def monitor(args):
         "version": version, "served_versions": {str(k): int(v) for k, v in served.items()},
         "live": live, "training": training, "metrics": rows,
         "gates": [g.as_dict() for g in gates], "fairness": fairness,
-        "fairness_rows": fairness_rows, "fairness_gates": [g.as_dict() for g in fairness_gates],
+        "fairness_rows": fairness_rows, "fairness_notes": fairness_notes,
+        "fairness_gates": [g.as_dict() for g in fairness_gates],
         "decay": bool(broken or dropped),
     }  # fmt: skip
     result["summary"] = summary(result, dropped, broken)
@@ -172,27 +174,51 @@ class _padded(dict):  # noqa: N801 (used as a function)
 
 
 def live_fairness(task, params, environment, labelled, spec):
-    """Fairness gaps on the labelled rows the sampled feature log holds (it carries the
-    sensitive columns); ({}, rows) when fewer than FAIRNESS_MIN_ROWS are there."""
+    """Fairness gaps per sensitive feature on the labelled rows that the sampled feature log
+    holds (it carries the sensitive columns). Groups with fewer than monitor.min_group_rows
+    such rows are left out and named; a feature with fewer than two groups left is not judged.
+    Returns (gaps by feature, rows used, notes)."""
     if not spec.sensitive:
-        return {}, 0
+        return {}, 0, []
+    rows = _sampled_rows(params, environment, labelled, spec)
+    least = params["monitor"]["min_group_rows"]
+    found, notes = {}, []
+    if rows.empty:
+        return found, 0, ["no labelled prediction is in the sampled feature log"]
+    for feature in spec.sensitive:
+        groups = sensitive_values(rows, feature)
+        sizes = groups.value_counts()
+        small = ", ".join(f"{g} ({n})" for g, n in sizes.items() if n < least)
+        kept = rows[groups.isin([g for g, n in sizes.items() if n >= least])]
+        if kept.empty or sensitive_values(kept, feature).nunique() < 2:
+            notes.append(f"{feature}: not judged, fewer than two groups have {least} rows "
+                         f"({small})")  # fmt: skip
+            continue
+        if small:
+            notes.append(f"{feature}: left out, fewer than {least} rows: {small}")
+        found.update(_one(task, kept, spec, feature))
+    return found, len(rows), notes
+
+
+def _one(task, rows, spec, feature):
+    from dataclasses import replace
+
+    one = type(task)(replace(spec, sensitive=[feature]), task.params)
+    return one.fairness(rows, labels(rows, spec), task.model_labels(rows["prediction"]))
+
+
+def _sampled_rows(params, environment, labelled, spec):
+    """The labelled predictions joined to their sampled feature rows (sensitive columns)."""
     path = log_path(params["serve"]["prediction_log"], environment)
-    wanted = {"_prediction_id", *spec.sensitive}
-    frames = []
+    wanted = ["_prediction_id", *spec.sensitive]
+    records = []
     for file in log_files(path):
         with open(file) as lines:
-            rows = [json.loads(line) for line in lines if line.strip()]
-        frames.append(pd.DataFrame([{k: r.get(k) for k in wanted} for r in rows]))
-    if not frames:
-        return {}, 0
-    sampled = pd.concat(frames, ignore_index=True).dropna(subset=["_prediction_id"])
+            records += [{k: r.get(k) for k in wanted} for r in map(json.loads, lines)]
+    sampled = pd.DataFrame(records, columns=wanted).dropna(subset=["_prediction_id"])
     sampled["_prediction_id"] = sampled["_prediction_id"].astype(str)
     sampled = sampled.drop_duplicates("_prediction_id", keep="last")
-    rows = labelled.merge(sampled, left_on="prediction_id", right_on="_prediction_id")
-    if len(rows) < FAIRNESS_MIN_ROWS:
-        return {}, len(rows)
-    y_pred = task.model_labels(rows["prediction"])
-    return task.fairness(rows, labels(rows, spec), y_pred), len(rows)
+    return labelled.merge(sampled, left_on="prediction_id", right_on="_prediction_id")
 
 
 def summary(result, dropped, broken):
@@ -223,16 +249,17 @@ def markdown(result):
         rows = [(g["name"], f"{g['value']:.4f}", g["threshold"],
                  "pass" if g["passed"] else "**FAIL**", f"`{g['key']}`")
                 for g in result["gates"]]  # fmt: skip
-        parts += ["### Gates on live data",
-                  markdown_table(["gate", "live", "limit", "result", "in params.yaml"], rows)]  # fmt: skip
+        headers = ["gate", "live", "limit", "result", "in params.yaml"]
+        parts += ["### Gates on live data", markdown_table(headers, rows)]
+    parts.append(f"### Fairness gaps on the {result['fairness_rows']} labelled rows of the "
+                 "sampled feature log")  # fmt: skip
     if result["fairness_gates"]:
         rows = [(g["name"], f"{g['value']:.4f}", g["threshold"],
-                 "pass" if g["passed"] else "**FAIL**") for g in result["fairness_gates"]]  # fmt: skip
-        parts += [f"### Fairness gaps on {result['fairness_rows']} labelled, sampled rows",
-                  markdown_table(["gap", "live", "limit", "result"], rows)]  # fmt: skip
-    else:
-        parts.append(f"Fairness: {result['fairness_rows']} labelled rows in the sampled feature "
-                     f"log, fewer than {FAIRNESS_MIN_ROWS}: not judged.")  # fmt: skip
+                 "pass" if g["passed"] else "**FAIL**")
+                for g in result["fairness_gates"]]  # fmt: skip
+        parts.append(markdown_table(["gap", "live", "limit", "result"], rows))
+    if result["fairness_notes"]:
+        parts.append("\n".join(f"- {note}" for note in result["fairness_notes"]))
     return "\n\n".join(parts)
 
 

@@ -56,8 +56,8 @@ def _metrics_figure(result):
     names = [r["metric"] for r in rows]
     place = np.arange(len(names))
     figure, axes = plt.subplots(figsize=(max(5, len(names) * 1.1), 3.5))
-    axes.bar(place - 0.2, [r["old"] for r in rows], 0.4, label=f"training (v{result['version']})",
-             color=TRAINING)  # fmt: skip
+    before = [np.nan if r["old"] is None else r["old"] for r in rows]
+    axes.bar(place - 0.2, before, 0.4, label=f"training (v{result['version']})", color=TRAINING)
     axes.bar(place + 0.2, [r["new"] for r in rows], 0.4, label="live", color=LIVE)
     axes.set_xticks(place, names, rotation=30, ha="right")
     axes.set_ylabel("metric value")

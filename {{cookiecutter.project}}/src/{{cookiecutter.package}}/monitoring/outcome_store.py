@@ -22,6 +22,7 @@ ID_SEPARATOR = "/"  # several id columns make one prediction_id: "17/2026-01-04"
 def prediction_id(frame, ids):
     """The prediction_id the server answers for these id values: str() of each JSON value,
     joined. 17 in a CSV read as a float is 17.0: written back as 17, as the client sent it."""
+
     def text(value):
         if value is None or pd.isna(value):
             return ""

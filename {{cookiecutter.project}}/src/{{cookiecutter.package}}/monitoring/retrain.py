@@ -28,8 +28,8 @@ from ..data.contract import violations
 from ..data.loading import load_dataset, read_csv
 from ..data.pull_data import md5_of
 from ..data.pull_data import recorded_md5 as data_hash_of_pointer
-from ..reports import read_report, write_report
 from ..data.training_data import production_version
+from ..reports import read_report, write_report
 from .drift_inputs import file_format
 
 BRANCH = "retraining/drift"

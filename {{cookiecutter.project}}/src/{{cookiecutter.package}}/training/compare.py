@@ -94,9 +94,8 @@ def _challenger(params, name, challenger):
 
         if not MODEL_FILE.exists():
             raise CliError(f"{MODEL_FILE} does not exist: run `make pipeline` to train it.")
-        return Contender("challenger (this workspace's model)", joblib.load(MODEL_FILE)), params["data"][
-            "path"
-        ]
+        workspace = Contender("challenger (this workspace's model)", joblib.load(MODEL_FILE))
+        return workspace, params["data"]["path"]
     tags = _tags(name, challenger)
     path, wanted = tags.get("data_path"), tags.get("data_hash")
     if not path or not wanted:
@@ -156,15 +155,17 @@ def score(task, model, frame, y_true, y_train):
 
 
 def compare_metrics(task, old, new, allowed):
-    """One row per metric both have: the values, the change (positive = better), and whether
-    the change is a regression beyond `allowed[metric]` (metrics without a limit never refuse)."""
+    """One row per metric of `new`: both values, the change (positive = better), and whether
+    it is a regression beyond `allowed[metric]` (a metric with no limit, or no old value, never
+    refuses)."""
     rows = []
-    for metric in [m for m in new if m in old]:
-        better = (new[metric] - old[metric]) * (-1 if task.lower_wins(metric) else 1)
+    for metric, value in new.items():
+        before = old.get(metric)
+        gain = None if before is None else (value - before) * (-1 if task.lower_wins(metric) else 1)
         limit = allowed.get(metric)
         rows.append({
-            "metric": metric, "old": old[metric], "new": new[metric], "gain": better,
-            "max_regression": limit, "refuses": limit is not None and better < -limit,
+            "metric": metric, "old": before, "new": value, "gain": gain, "max_regression": limit,
+            "refuses": None not in (limit, gain) and gain < -limit,
         })  # fmt: skip
     return rows
 
@@ -218,7 +219,8 @@ def markdown(result, heading="Challenger against champion"):
 def metrics_table(rows, old, new):
     """The metric rows of compare_metrics as a Markdown table (old, new, change, verdict)."""
     cells = [
-        (f"`{r['metric']}`", _number(r["old"]), _number(r["new"]), f"{r['gain']:+.4f}",
+        (f"`{r['metric']}`", _number(r["old"]), _number(r["new"]),
+         "-" if r["gain"] is None else f"{r['gain']:+.4f}",
          "-" if r["max_regression"] is None else r["max_regression"],
          "**worse beyond the limit**" if r["refuses"] else "")
         for r in rows
