@@ -160,7 +160,7 @@ def live_gates(task, live, gates):
     found = []
     for gate in task.performance_gates(_padded(live), gates):
         if gate.name in live:
-            gate.detail = f"live {gate.detail.split(', ')[-1]}"
+            gate.detail = f"on the live window, {gate.detail.rsplit(', ', 1)[-1]}"
             found.append(gate)
     return found
 
