@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 
-from ..config import CliError, columns, load_params
+from ..config import REPORTS_DIR, CliError, columns, load_params, load_schema
 from ..data.loading import labels
 from ..reports import markdown_table, write_report
 from ..serving.prediction_log import log_path
@@ -28,6 +28,7 @@ from .monitor_plots import write_html
 from .outcome_store import read_ids_log, read_store
 
 EXIT_DECAY = 4
+ROWS_FILE = REPORTS_DIR / "monitor-rows.parquet"
 
 
 def monitor(args):
@@ -70,6 +71,7 @@ def monitor(args):
         "fairness_rows": fairness_rows, "fairness_notes": fairness_notes,
         "fairness_gates": [g.as_dict() for g in fairness_gates],
         "decay": bool(broken or dropped),
+        "labelled_rows": write_labelled_rows(params, environment, labelled),
     }  # fmt: skip
     result["summary"] = summary(result, dropped, broken)
     write_report("monitor", result, markdown(result))
@@ -180,7 +182,7 @@ def live_fairness(task, params, environment, labelled, spec):
     Returns (gaps by feature, rows used, notes)."""
     if not spec.sensitive:
         return {}, 0, []
-    rows = _sampled_rows(params, environment, labelled, spec)
+    rows = sampled_rows(params, environment, labelled, spec.sensitive)
     least = params["monitor"]["min_group_rows"]
     found, notes = {}, []
     if rows.empty:
@@ -207,10 +209,10 @@ def _one(task, rows, spec, feature):
     return one.fairness(rows, labels(rows, spec), task.model_labels(rows["prediction"]))
 
 
-def _sampled_rows(params, environment, labelled, spec):
-    """The labelled predictions joined to their sampled feature rows (sensitive columns)."""
+def sampled_rows(params, environment, labelled, names):
+    """The labelled predictions joined to the `names` columns of their sampled feature rows."""
     path = log_path(params["serve"]["prediction_log"], environment)
-    wanted = ["_prediction_id", *spec.sensitive]
+    wanted = ["_prediction_id", *[n for n in names if n not in labelled.columns]]
     records = []
     for file in log_files(path):
         with open(file) as lines:
@@ -219,6 +221,18 @@ def _sampled_rows(params, environment, labelled, spec):
     sampled["_prediction_id"] = sampled["_prediction_id"].astype(str)
     sampled = sampled.drop_duplicates("_prediction_id", keep="last")
     return labelled.merge(sampled, left_on="prediction_id", right_on="_prediction_id")
+
+
+def write_labelled_rows(params, environment, labelled):
+    """reports/monitor-rows.parquet: the labelled predictions the sampled feature log holds,
+    as data set rows (every column of schema.yaml, the target from the outcomes); `retrain`
+    appends them to the training data when the window decayed."""
+    names = list(load_schema()["columns"])
+    rows = sampled_rows(params, environment, labelled, names)
+    rows = rows[[n for n in names if n in rows.columns]]
+    REPORTS_DIR.mkdir(parents=True, exist_ok=True)
+    rows.to_parquet(ROWS_FILE, index=False)
+    return {"file": str(ROWS_FILE), "rows": len(rows)}
 
 
 def summary(result, dropped, broken):

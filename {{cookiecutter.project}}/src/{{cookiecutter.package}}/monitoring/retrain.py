@@ -1,17 +1,22 @@
-"""`retrain`: after `drift` found drift, make the retraining branch and write its PR body.
+"""`retrain`: after `drift` found drift or `monitor` found decay, make the retraining branch
+and write its PR body.
 
-On branch `retraining/drift` (re-made from HEAD on every run, so one branch and one pull
-request carry the latest window), the labelled rows of the drifted window are APPENDED to
+The new rows: on decay, the labelled live rows `monitor` wrote (features from the prediction
+log, targets from the outcomes), so the model learns from real outcomes; on drift alone, the
+window drift compared, which must hold labels (or pass --new-data). On branch
+`retraining/drift` (re-made from HEAD on every run, so one branch and one pull request carry
+the latest window, whichever check asked), the new rows are APPENDED to
 `data.path`, `dvc add` updates its pointer, `dvc repro` retrains and evaluates, and one commit
 records the data pointer, dvc.lock and the metrics. Appending, not replacing: the older rows
 still hold true labels, so the model learns the new regime without forgetting the old one,
 and the test split keeps both. `--push` then runs `dvc push` (the PR's CI pulls the new
 data from the DVC remote) and force-pushes the branch. The body, reports/retrain.md, holds the
-drift summary and the new metrics and fairness gaps against the version in production.
+drift and live performance summaries and the new metrics and fairness gaps against the
+version in production.
 Then it returns to the branch it started from, with that branch's data checked out: the
 retraining branch is for the pull request, not for working on.
 
-It refuses, and makes no branch, when reports/drift.json says no drift, when the new rows lack
+It refuses, and makes no branch, when the reports found neither drift nor decay, when the new rows lack
 labels or break the data contract, or when the working tree has uncommitted changes.
 """
 
@@ -19,6 +24,7 @@ import csv
 import json
 import os
 import subprocess
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -37,16 +43,14 @@ BRANCH = "retraining/drift"
 
 def retrain(args):
     params = load_params()
-    drift = read_report("drift")
-    if drift is None:
-        raise CliError("reports/drift.json is missing: run `make drift` first.")
-    if not drift["drift_detected"]:
-        print("reports/drift.json found no drift: no retraining branch was made.")
+    why = reasons(args.reason)
+    if not why.found:
+        print(f"{why.checked} found no {' and no '.join(why.kinds)}: no retraining branch was made.")
         return
     require_clean_start(args.branch)
     start = current_branch()
     contract, data_path = load_schema(), Path(params["data"]["path"])
-    sources = [args.new_data] if args.new_data else drift["current"]["files"]
+    sources = [args.new_data] if args.new_data else why.sources
     new_rows = labelled_rows(sources, contract, columns(params).target)
     combined = pd.concat([load_dataset(params), new_rows], ignore_index=True)
     check_contract(combined, contract, len(new_rows))
@@ -55,8 +59,8 @@ def retrain(args):
     append_rows(data_path, new_rows)
     run_tool("dvc", "add", str(data_path))
     run_tool("dvc", "repro")
-    commit = commit_retraining(data_path, drift, len(new_rows))
-    body = pull_request_body(params, drift, len(new_rows), len(combined), args)
+    commit = commit_retraining(data_path, why, len(new_rows))
+    body = pull_request_body(params, why, len(new_rows), len(combined), args)
     if args.push:
         run_tool("dvc", "push")
         git("push", "--force", args.remote, f"HEAD:refs/heads/{args.branch}")
@@ -67,6 +71,56 @@ def retrain(args):
     print(f"Branch {args.branch} at {commit[:12]}: {len(new_rows)} rows appended to {data_path}, "
           f"retrained; pull request body in {REPORTS_DIR / 'retrain.md'}. Back on {start}, "
           "its data checked out.")  # fmt: skip
+
+
+@dataclass
+class Reasons:
+    """Why to retrain: what `drift` and `monitor` found (their reports), and the new rows."""
+
+    kinds: list  # the checks read: drift, decay
+    checked: str  # the reports read, for messages
+    found: list = field(default_factory=list)  # drift and/or decay
+    sources: list = field(default_factory=list)  # files of new labelled rows
+    sections: list = field(default_factory=list)  # Markdown of each finding, for the PR body
+    subject: str = ""  # the commit message's reason
+
+
+def reasons(reason):
+    """Drift (reports/drift.json) and decay (reports/monitor.json). Decay brings labelled
+    rows (live features, real outcomes); drift brings the window it compared, which must hold
+    labels (or --new-data)."""
+    kinds = ["drift", "decay"] if reason == "any" else [reason]
+    reports = {"drift": read_report("drift"), "decay": read_report("monitor")}
+    checked = " and ".join(f"reports/{REPORT[k]}.json" for k in kinds)
+    if all(reports[k] is None for k in kinds):
+        runs = " or ".join(f"`make {REPORT[k]}`" for k in kinds)
+        raise CliError(f"{checked} missing: run {runs} first.")
+    why = Reasons(kinds, checked)
+    drift, monitor = reports["drift"], reports["decay"]
+    if "decay" in kinds and monitor and monitor["decay"]:
+        why.found.append("decay")
+        why.sources.append(monitor["labelled_rows"]["file"])
+        why.sections.append(_section("monitor"))
+        worse = [r["metric"] for r in monitor["metrics"] if r["refuses"]]
+        worse += [g["name"] for g in monitor["gates"] + monitor["fairness_gates"]
+                  if not g["passed"]]  # fmt: skip
+        why.subject = f"live decay of {monitor['environment']} in {', '.join(dict.fromkeys(worse))}"
+    if "drift" in kinds and drift and drift["drift_detected"]:
+        why.found.append("drift")
+        if not why.sources:
+            why.sources.extend(drift["current"]["files"])
+        why.sections.insert(0, _section("drift"))
+        why.subject = why.subject or f"drift in {', '.join(drift['drifted_columns'])}"
+    return why
+
+
+REPORT = {"drift": "drift", "decay": "monitor"}
+
+
+def _section(name):
+    return (REPORTS_DIR / f"{name}.md").read_text().replace("\n## ", "\n### ").replace(
+        "## ", "### ", 1
+    ).strip()
 
 
 # -- the new rows ----------------------------------------------------------------------------------
@@ -195,11 +249,11 @@ def keep_in_dvc_cache(data_path):
     run_tool("dvc", "add", "--quiet", str(data_path))  # same md5: only fills the cache
 
 
-def commit_retraining(data_path, drift, added):
+def commit_retraining(data_path, why, added):
     git("add", f"{data_path}.dvc", "dvc.lock")
     git("add", "--update")  # the metrics and reports dvc repro changed (all tracked)
-    drifted = ", ".join(drift["drifted_columns"])
-    message = f"Retrain on drifted data: {added} new rows (drift in {drifted})"
+    what = "live outcomes" if why.found[0] == "decay" else "drifted data"
+    message = f"Retrain on {what}: {added} new rows ({why.subject})"
     # The author is whoever runs it: you, or in drift.yml the Actions bot its step names.
     run_tool("git", "commit", "--quiet", "-m", message)
     return git("rev-parse", "HEAD")
@@ -208,8 +262,8 @@ def commit_retraining(data_path, drift, added):
 # -- the pull request body ------------------------------------------------------------------
 
 
-def pull_request_body(params, drift, added, total, args):
-    """The drift summary, then the retrained model next to the production version."""
+def pull_request_body(params, why, added, total, args):
+    """What drift and monitor found, then the retrained model next to the production one."""
     from ..deploy.promote import comparison_tables
     from ..registry import lineage_tags
 
@@ -219,16 +273,16 @@ def pull_request_body(params, drift, added, total, args):
     production = production_version(params["registry"]["model_name"])
     old = production.tags if production else {}
     label = f"production (v{production.version})" if production else "production (none)"
-    drift_md = (REPORTS_DIR / "drift.md").read_text().replace("## Data drift", "### Data drift")
+    window = "the decayed window" if why.found[0] == "decay" else "the drifted window"
     return "\n\n".join(
         [
-            f"## Retrain {params['registry']['model_name']} on the drifted window",
-            f"`{args.branch}` appends {added} labelled rows of the drifted window to "
+            f"## Retrain {params['registry']['model_name']} on {window}",
+            f"`{args.branch}` appends {added} labelled rows of {window} to "
             f"`{params['data']['path']}` ({total} rows now), updates its DVC pointer and reruns "
             "`dvc repro`. This pull request's CI runs the data check and every model gate; "
             "merging it registers and deploys as usual. The next drift run updates this pull "
             "request instead of opening another. Each model's metrics are on its own test split.",
-            drift_md.strip(),
+            *why.sections,
             *comparison_tables(old, new, label, "retrained"),
         ]
     )
@@ -237,8 +291,11 @@ def pull_request_body(params, drift, added, total, args):
 def add_arguments(parser):
     parser.add_argument(
         "--new-data",
-        help="labelled rows of the drifted window (default: the current data drift compared)",
+        help="labelled rows to append (default: on decay, the labelled live rows `monitor` "
+        "wrote; on drift, the current data drift compared)",
     )
+    parser.add_argument("--reason", choices=["any", "drift", "decay"], default="any",
+                        help="which finding may retrain (default: any report that found one)")  # fmt: skip
     parser.add_argument("--branch", default=BRANCH, help=f"branch to (re)make (default {BRANCH})")
     parser.add_argument("--base", default="main", help="branch the pull request targets")
     parser.add_argument("--push", action="store_true", help="dvc push, then force-push the branch")
