@@ -190,10 +190,8 @@ def test_a_log_of_another_model_is_refused(inside, spec, capsys, tmp_path):
 def test_an_empty_window_is_an_error(inside, capsys, tmp_path):
     source = inside["folder"] / "logs/prediction-ids-production.jsonl"
     old = tmp_path / "old.jsonl"
-    old.write_text(
-        "".join(json.dumps({**json.loads(line), "ts": "2020-01-01T00:00:00Z"}) + "\n"
-                for line in source.read_text().splitlines())  # fmt: skip
-    )
+    lines = [{**json.loads(line), "ts": "2020-01-01T00:00:00Z"} for line in source.open()]
+    old.write_text("".join(json.dumps(line) + "\n" for line in lines))
     assert main(["monitor", "--predictions", str(old)]) == 1
     assert "the window is empty" in capsys.readouterr().err
 

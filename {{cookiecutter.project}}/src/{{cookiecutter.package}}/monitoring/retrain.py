@@ -16,13 +16,14 @@ version in production.
 Then it returns to the branch it started from, with that branch's data checked out: the
 retraining branch is for the pull request, not for working on.
 
-It refuses, and makes no branch, when the reports found neither drift nor decay, when the new rows lack
-labels or break the data contract, or when the working tree has uncommitted changes.
+It refuses, and makes no branch, when the reports found neither drift nor decay, when the new
+rows lack labels or break the data contract, or when the working tree has uncommitted changes.
 """
 
 import csv
 import json
 import os
+import re
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,7 +46,8 @@ def retrain(args):
     params = load_params()
     why = reasons(args.reason)
     if not why.found:
-        print(f"{why.checked} found no {' and no '.join(why.kinds)}: no retraining branch was made.")
+        found = " and no ".join(why.kinds)
+        print(f"{why.checked} found no {found}: no retraining branch was made.")
         return
     require_clean_start(args.branch)
     start = current_branch()
@@ -104,7 +106,8 @@ def reasons(reason):
         worse = [r["metric"] for r in monitor["metrics"] if r["refuses"]]
         worse += [g["name"] for g in monitor["gates"] + monitor["fairness_gates"]
                   if not g["passed"]]  # fmt: skip
-        why.subject = f"live decay of {monitor['environment']} in {', '.join(dict.fromkeys(worse))}"
+        worse = ", ".join(dict.fromkeys(worse))
+        why.subject = f"live decay of {monitor['environment']} in {worse}"
     if "drift" in kinds and drift and drift["drift_detected"]:
         why.found.append("drift")
         if not why.sources:
@@ -118,9 +121,8 @@ REPORT = {"drift": "drift", "decay": "monitor"}
 
 
 def _section(name):
-    return (REPORTS_DIR / f"{name}.md").read_text().replace("\n## ", "\n### ").replace(
-        "## ", "### ", 1
-    ).strip()
+    """A report's Markdown one heading level down, to sit under the pull request's title."""
+    return re.sub(r"^(#+) ", r"#\1 ", (REPORTS_DIR / f"{name}.md").read_text(), flags=re.M).strip()
 
 
 # -- the new rows ----------------------------------------------------------------------------------
@@ -294,8 +296,12 @@ def add_arguments(parser):
         help="labelled rows to append (default: on decay, the labelled live rows `monitor` "
         "wrote; on drift, the current data drift compared)",
     )
-    parser.add_argument("--reason", choices=["any", "drift", "decay"], default="any",
-                        help="which finding may retrain (default: any report that found one)")  # fmt: skip
+    parser.add_argument(
+        "--reason",
+        choices=["any", "drift", "decay"],
+        default="any",
+        help="which finding may retrain (default: any report that found one)",
+    )
     parser.add_argument("--branch", default=BRANCH, help=f"branch to (re)make (default {BRANCH})")
     parser.add_argument("--base", default="main", help="branch the pull request targets")
     parser.add_argument("--push", action="store_true", help="dvc push, then force-push the branch")
