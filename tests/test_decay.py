@@ -165,13 +165,16 @@ def test_outcomes_that_disagree_give_exit_4_and_one_pull_request(decay, fake_git
     assert report["labelled_rows"]["rows"] == SENT  # every row sampled: all of them retrain
 
     retrain = run_in(project, "python", "-m", PACKAGE, "retrain", "--push")
-    assert "1000 rows appended" in retrain.stdout
+    # Random flips are not learnable: the retrained model fails its ROC AUC gate, and the pull
+    # request is opened anyway, saying so (its CI fails on the same gate).
+    assert "1000 rows appended" in retrain.stdout and "the new model fails roc_auc" in retrain.stdout
     remote = Path(git(project, "remote", "get-url", "origin"))
     pushed = git(remote, "rev-parse", BRANCH)
     assert git(project, "rev-parse", f"{pushed}^") == main_head
     subject = git(project, "log", "-1", "--format=%s", pushed)
     assert subject.startswith(f"Retrain on live outcomes: {SENT} new rows (live decay of "
                               "production in roc_auc")  # fmt: skip
+    assert subject.endswith("; the retrained model fails roc_auc")
     pull = run_action(
         ROOT / "actions/open-pr",
         {"head": BRANCH, "base": "main", "title": "Retrain churn-model: live performance decayed",
@@ -183,6 +186,7 @@ def test_outcomes_that_disagree_give_exit_4_and_one_pull_request(decay, fake_git
     assert len(requests(fake_github, "POST", "/pulls")) == 1
     body = fake_github.pulls[REPOSITORY][1]["body"]
     assert "## Retrain churn-model on the decayed window" in body
+    assert "**The retrained model fails its gates (roc_auc)**" in body
     assert "### Live performance of production" in body and "#### Live against training" in body
     assert "| `roc_auc` | 0.8" in body  # training's value beside the live one
     assert "#### Fairness gaps on the" in body

@@ -60,7 +60,7 @@ def retrain(args):
     git("checkout", "-B", args.branch)
     append_rows(data_path, new_rows)
     run_tool("dvc", "add", str(data_path))
-    run_tool("dvc", "repro")
+    why.failed_gates = reproduce()
     commit = commit_retraining(data_path, why, len(new_rows))
     body = pull_request_body(params, why, len(new_rows), len(combined), args)
     if args.push:
@@ -68,11 +68,13 @@ def retrain(args):
         git("push", "--force", args.remote, f"HEAD:refs/heads/{args.branch}")
     return_to(start, data_path)
     result = {"branch": args.branch, "commit": commit, "rows_added": len(new_rows),
-              "rows_total": len(combined), "pushed": args.push, "base": args.base}  # fmt: skip
+              "rows_total": len(combined), "pushed": args.push, "base": args.base,
+              "reasons": why.found, "failed_gates": why.failed_gates}  # fmt: skip
     write_report("retrain", result, body)
+    failing = f" (the new model fails {', '.join(why.failed_gates)})" if why.failed_gates else ""
     print(f"Branch {args.branch} at {commit[:12]}: {len(new_rows)} rows appended to {data_path}, "
-          f"retrained; pull request body in {REPORTS_DIR / 'retrain.md'}. Back on {start}, "
-          "its data checked out.")  # fmt: skip
+          f"retrained{failing}; pull request body in {REPORTS_DIR / 'retrain.md'}. Back on "
+          f"{start}, its data checked out.")  # fmt: skip
 
 
 @dataclass
@@ -85,6 +87,7 @@ class Reasons:
     sources: list = field(default_factory=list)  # files of new labelled rows
     sections: list = field(default_factory=list)  # Markdown of each finding, for the PR body
     subject: str = ""  # the commit message's reason
+    failed_gates: list = field(default_factory=list)  # gates the retrained model fails
 
 
 def reasons(reason):
@@ -194,6 +197,22 @@ def append_rows(path, rows):
     rows[header].to_csv(path, mode="a", header=False, index=False)
 
 
+def reproduce():
+    """`dvc repro`. A retrained model that fails its gates still gets its branch and pull
+    request: a decay or drift nobody can fix by retraining alone is what people must see.
+    The PR's CI then fails on the same gates. Returns the failed gates' names."""
+    gates = REPORTS_DIR / "gates.json"
+    before = gates.stat().st_mtime_ns if gates.exists() else None
+    done = subprocess.run(["dvc", "repro"], capture_output=True, text=True)
+    if done.returncode == 0:
+        return []
+    fresh = gates.exists() and gates.stat().st_mtime_ns != before
+    report = read_report("gates") if fresh else None
+    if report is None or report["passed"]:
+        run_tool("dvc", "repro")  # not a gate failure: fail with dvc's own message
+    return [g["name"] for g in report["gates"] if not g["passed"]]
+
+
 # -- git and dvc -----------------------------------------------------------------------------------
 
 
@@ -256,12 +275,24 @@ def commit_retraining(data_path, why, added):
     git("add", "--update")  # the metrics and reports dvc repro changed (all tracked)
     what = "live outcomes" if why.found[0] == "decay" else "drifted data"
     message = f"Retrain on {what}: {added} new rows ({why.subject})"
+    if why.failed_gates:
+        message += f"; the retrained model fails {', '.join(why.failed_gates)}"
     # The author is whoever runs it: you, or in drift.yml the Actions bot its step names.
     run_tool("git", "commit", "--quiet", "-m", message)
     return git("rev-parse", "HEAD")
 
 
 # -- the pull request body ------------------------------------------------------------------
+
+
+def _failed_gates_note(why):
+    if not why.failed_gates:
+        return []
+    return [
+        f"**The retrained model fails its gates ({', '.join(why.failed_gates)})**, so this pull "
+        "request's CI fails too: retraining on the new rows alone does not fix what was found. "
+        "Look at the reports below (reports/gates.md on the branch) before anything else."
+    ]
 
 
 def pull_request_body(params, why, added, total, args):
@@ -279,6 +310,7 @@ def pull_request_body(params, why, added, total, args):
     return "\n\n".join(
         [
             f"## Retrain {params['registry']['model_name']} on {window}",
+            *_failed_gates_note(why),
             f"`{args.branch}` appends {added} labelled rows of {window} to "
             f"`{params['data']['path']}` ({total} rows now), updates its DVC pointer and reruns "
             "`dvc repro`. This pull request's CI runs the data check and every model gate; "
