@@ -85,6 +85,7 @@ def trained_project(tmp_path_factory):
 LONGEST_FIRST = (
     "tests/test_pipeline.py::TestOtherTasks",  # 9: two tasks, pipeline + generated tests each
     "tests/test_drift.py",  # 7: the drift drill trains, serves and retrains
+    "tests/test_decay.py",  # 7: serves, monitors twice, retrains, trains a challenger
     "tests/test_deploy_k8s.py",  # 6
     "tests/test_workflows_act.py::TestCiWorkflow",  # 6: three ci.yml runs
     "tests/test_deploy_local.py",  # 5

@@ -50,13 +50,13 @@ def set_alias(project: Path, alias: str, version: int):
     ))  # fmt: skip
 
 
-def serve_and_send(project: Path, rows: pd.DataFrame) -> dict:
+def serve_and_send(project: Path, rows: pd.DataFrame, env: dict | None = None) -> dict:
     """Serve @production for real, send the rows (ids included, target left out) in one
     batch, stop the server so its logs are flushed; the server's answer."""
     port = free_port()
     command = [sys.executable, "-m", PACKAGE, "serve", "--port", str(port), "--alias",
                "production"]  # fmt: skip
-    server = subprocess.Popen(command, cwd=project, env=project_env(project),
+    server = subprocess.Popen(command, cwd=project, env={**project_env(project), **(env or {})},
                               stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
@@ -192,6 +192,66 @@ def test_outcomes_that_disagree_give_exit_4_and_one_pull_request(decay, fake_git
     assert "#### Fairness gaps on the" in body
     assert "| production (v1) | retrained |" in body
     back_to_main(project)
+
+
+@pytest.fixture
+def object_storage(monkeypatch):
+    """A local S3-compatible stand-in (moto's server) and the environment that points
+    fsspec's s3fs at it; one bucket, `logs`."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    env = {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "test",
+           "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1"}  # fmt: skip
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    import s3fs
+
+    storage = s3fs.S3FileSystem()
+    storage.mkdir("logs")
+    yield env, storage
+    server.stop()
+
+
+def test_logs_and_outcomes_at_object_storage_urls(decay, object_storage, tmp_path):
+    """Both logs and the outcome store at s3:// URLs: the server writes Parquet parts there,
+    and add-outcomes, monitor and drift read the same URLs (a runner sees what pods wrote)."""
+    env, storage = object_storage
+    project = Path(shutil.copytree(decay[0], tmp_path / "s3", symlinks=True))
+    params = project / "params.yaml"
+    text = params.read_text()
+    for key, url in (("prediction_log", "s3://logs/predictions-{environment}"),
+                     ("prediction_ids_log", "s3://logs/prediction-ids-{environment}"),
+                     ("store", "s3://logs/outcomes")):  # fmt: skip
+        text = re.sub(rf"(\n  {key}: )\S+", rf"\g<1>{url}", text, count=1)
+    params.write_text(text.replace("log_flush_seconds: 60", "log_flush_seconds: 1"))
+    serve_and_send(project, window(project, seed=22, shifted=False).head(SENT), env)
+    parts = storage.glob("logs/prediction-ids-production/part-*.parquet")
+    assert parts and storage.glob("logs/predictions-production/part-*.parquet")
+    assert not (project / "logs/prediction-ids-production.jsonl").exists() or (
+        project / "logs/prediction-ids-production.jsonl"
+    ).read_text().count("\n") == SENT  # the local file is the earlier run's, untouched
+    truth = window(project, seed=22, shifted=False).head(SENT)[["customer_id", "churned"]]
+    truth.to_csv(tmp_path / "outcomes.csv", index=False)
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", PACKAGE, *args], cwd=project,
+                              env={**project_env(project), **env}, capture_output=True,
+                              text=True, timeout=600)  # fmt: skip
+
+    added = cli("add-outcomes", str(tmp_path / "outcomes.csv"))
+    assert added.returncode == 0, added.stderr
+    assert "s3://logs/outcomes/outcomes-" in added.stdout
+    judged = cli("monitor")
+    assert judged.returncode == 0, judged.stderr
+    report = json.loads((project / "reports/monitor.json").read_text())
+    assert report["labelled"] == SENT and report["predictions"].startswith("s3://")
+    drifted = cli("drift")
+    assert drifted.returncode in (0, 3), drifted.stderr
+    current = json.loads((project / "reports/drift.json").read_text())["current"]
+    assert current["rows"] == SENT and all(f.startswith("s3://") for f in current["files"])
 
 
 def test_a_weaker_challenger_is_refused_promotion_with_the_table(decay, tmp_path):

@@ -2,6 +2,7 @@
 format, sampling, rotation, and never blocking."""
 
 import json
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -147,3 +148,40 @@ def test_a_full_queue_drops_and_counts_instead_of_blocking(tmp_path):
     for _ in range(4):
         log.add([{"a": 1}, {"a": 2}], "1", [{"prediction": "no"}] * 2)
     assert dropped == [2, 2]
+
+
+def test_a_url_log_is_a_folder_of_parquet_parts_that_readers_take_by_window(tmp_path):
+    """A URL (here file://, as a shared folder; s3:// etc. alike through fsspec) gets Parquet
+    parts: one per flush_rows lines and one at close, named by time and writer, and the
+    monitoring jobs read them back, a part begun before the window left out."""
+    from {{ cookiecutter.package }}.monitoring.drift_inputs import log_files, read_log
+
+    url = f"file://{tmp_path}/logs/predictions-production"
+    log = PredictionLog(url, 1.0, 1000, 1, ids_path=f"{url}-ids", flush_rows=25).start()
+    log.add([{"a": i} for i in range(60)], "3", [{"prediction": "yes"}] * 60,
+            [f"id{i}" for i in range(60)])  # fmt: skip
+    log.close()
+    parts = log_files(url)
+    assert len(parts) == 3 and all("/part-" in str(p) for p in parts)  # 25 + 25 + 10 at close
+    rows = [read_log(part) for part in parts]
+    assert [len(r) for r in rows] == [25, 25, 10]
+    assert rows[0]["_model_version"].tolist()[:1] == ["3"] and rows[2]["a"].tolist()[-1] == 59
+    ids = [read_log(part, ["prediction_id"]) for part in log_files(f"{url}-ids")]
+    assert sum(len(r) for r in ids) == 60 and list(ids[0].columns) == ["prediction_id"]
+    old = tmp_path / "logs/predictions-production/part-20200101T000000-old-000001.parquet"
+    old.write_bytes(Path(parts[0].removeprefix("file://")).read_bytes())
+    assert len(log_files(url)) == 4
+    assert log_files(url, since=datetime.fromisoformat("2021-01-01T00:00:00+00:00")) == parts
+
+
+def test_a_url_log_writes_a_part_every_flush_seconds_without_traffic(tmp_path):
+    url = f"file://{tmp_path}/ids"
+    log = PredictionLog(tmp_path / "sampled.jsonl", 0, 1000, 1, ids_path=url,
+                        flush_seconds=0.5).start()  # fmt: skip
+    log.add([{"a": 1}], "1", [{"prediction": "no"}], ["x"])
+    deadline = datetime.now().timestamp() + 10
+    while not list(tmp_path.glob("ids/part-*.parquet")):
+        assert datetime.now().timestamp() < deadline, "no part within 10 s of a 0.5 s flush"
+        time.sleep(0.05)
+    assert len(list(tmp_path.glob("ids/part-*.parquet"))) == 1  # written before close
+    log.close()

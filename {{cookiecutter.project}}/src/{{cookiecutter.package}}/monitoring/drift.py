@@ -23,6 +23,7 @@ counts drifted columns instead (Evidently's own share).
 
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -263,10 +264,12 @@ def severity(result):
 
 def load_inputs(params, monitored, settings, args):
     """(reference, current): the current data first, so a broken file fails before the registry."""
-    path = args.current or settings.current
+    path, since = args.current or settings.current, None
     if not path:
         path = log_path(params["serve"]["prediction_log"], settings.environment)
-    current = read_table(path, monitored, "current")
+        days = params["drift"].get("window_days")  # a URL log: the parts of the last days
+        since = None if days is None else datetime.now(UTC) - timedelta(days=days)
+    current = read_table(path, monitored, "current", since=since)
     if len(current.frame) < settings.min_rows:
         raise CliError(
             f"The current data {current.source} has {len(current.frame)} rows, fewer than "

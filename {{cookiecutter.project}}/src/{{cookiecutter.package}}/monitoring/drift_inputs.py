@@ -7,11 +7,13 @@ million-row window costs seconds and a few hundred MiB.
 """
 
 import codecs
+import contextlib
 import csv
 import dataclasses
 import json
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -23,10 +25,13 @@ import pyarrow.parquet as pa_parquet
 from ..config import CliError
 from ..data.contract import strict_rules
 from ..data.training_data import PRODUCTION_ALIAS, locate_training_data, production_version
+from ..serving.prediction_log import is_url
 
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 FORMATS |= dict.fromkeys((".jsonl", ".ndjson", ".json"), "jsonl")
 FIRST_LINE = {"csv": 2, "jsonl": 1, "parquet": 1}  # line (row) number of index 0 in each format
+PART_TIME = re.compile(r"part-(\d{8}T\d{6})-")  # the UTC time a Parquet part of a log began
+PART_SPAN = timedelta(hours=1)  # a part older than its window by more holds none of it
 
 
 @dataclass(frozen=True)
@@ -69,12 +74,39 @@ class Table:
 # -- reading -----------------------------------------------------------------------------------
 
 
-def log_files(path):
-    """A file and its rotations (`x.jsonl.2`, `x.jsonl.1`, `x.jsonl`), oldest first."""
+def log_files(path, since=None):
+    """A log and its rotations, oldest first; for a URL (a folder of Parquet parts, see
+    serving/prediction_log.py), its parts, those begun before `since` (a datetime) left out."""
+    if is_url(path):
+        return _parts(path, since)
     path = Path(path)
     rotated = [p for p in path.parent.glob(path.name + ".*") if p.suffix[1:].isdigit()]
     rotated.sort(key=lambda p: int(p.suffix[1:]), reverse=True)
     return [*rotated, *([path] if path.is_file() else [])]
+
+
+def _parts(url, since):
+    import fsspec
+
+    fs, root = fsspec.core.url_to_fs(url)
+    names = sorted(fs.glob(f"{root}/part-*.parquet"))
+    if since is not None:  # a part's lines span its writer's flush (log_flush_seconds, < 1 h)
+        first = (since.astimezone(UTC) - PART_SPAN).strftime("%Y%m%dT%H%M%S")
+        names = [name for name in names if PART_TIME.search(name).group(1) >= first]
+    return [fs.unstrip_protocol(name) for name in names]
+
+
+def read_log(file, columns=None):
+    """One log file as a frame (only `columns` it has, when given): JSON lines, or a Parquet
+    part at any fsspec URL."""
+    if file_format(file) == "parquet":
+        with _opened(file) as source:
+            table = pa_parquet.read_table(source)
+    else:
+        table = pa_json.read_json(file)
+    if columns is not None:
+        table = table.select([name for name in columns if name in table.column_names])
+    return table.to_pandas()
 
 
 def file_format(path):
@@ -87,12 +119,13 @@ def file_format(path):
     return FORMATS[suffix]
 
 
-def read_table(path, columns, role, fmt=None):
-    """The monitored columns of a file and its rotations, checked: present, typed, not empty."""
-    files = log_files(path)
+def read_table(path, columns, role, fmt=None, since=None):
+    """The monitored columns of a file and its rotations (or of a URL's Parquet parts begun
+    since `since`), checked: present, typed, not empty."""
+    files = log_files(path, since)
     if not files:
         raise CliError(f"The {role} data {path} does not exist.{_hint(path, role)}")
-    frames = [_read_one(file, columns, role, fmt or file_format(path)) for file in files]
+    frames = [_read_one(file, columns, role, fmt or file_format(file)) for file in files]
     frame = _concat(frames, columns.text)
     if frame.empty:
         raise CliError(f"The {role} data {path} has no rows.{_hint(path, role)}")
@@ -139,7 +172,8 @@ def _column_names(path, fmt, where):
     """The header of a CSV, the keys of a JSON-lines file's first record, a parquet schema."""
     if fmt == "parquet":
         try:
-            return pa_parquet.read_schema(path).names
+            with _opened(path) as source:
+                return pa_parquet.read_schema(source).names
         except (pa.ArrowException, OSError) as error:
             raise CliError(
                 f"{_cap(where)} is not a readable Parquet file (named .parquet, but pyarrow "
@@ -194,7 +228,17 @@ def _read_csv(path, columns):
 
 
 def _read_parquet(path, columns):
-    return pa_parquet.read_table(path, columns=columns.names)
+    with _opened(path) as source:
+        return pa_parquet.read_table(source, columns=columns.names)
+
+
+def _opened(path):
+    """A local file as itself; a URL (a log's Parquet part) opened with fsspec."""
+    if not is_url(path):
+        return contextlib.nullcontext(path)
+    import fsspec
+
+    return fsspec.open(str(path), "rb")
 
 
 def _read_jsonl(path, columns):

@@ -11,7 +11,6 @@ params.yaml, or is worse than at training time by more than `monitor.max_drop[me
 reports/monitor.{json,md,html}; the HTML has the plots.
 """
 
-import json
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
@@ -23,7 +22,7 @@ from ..serving.prediction_log import log_path
 from ..training.compare import compare_metrics, metrics_table
 from ..training.fairness import sensitive_values
 from ..training.task import for_params
-from .drift_inputs import log_files
+from .drift_inputs import log_files, read_log
 from .monitor_plots import write_html
 from .outcome_store import read_ids_log, read_store
 
@@ -40,9 +39,9 @@ def monitor(args):
         params["serve"]["prediction_ids_log"], environment, "prediction_ids_log"
     )
     outcomes = args.outcomes or params["outcomes"]["store"]
-    now = datetime.now(UTC)
-    window = labelled_window(read_ids_log(predictions), read_store(outcomes), spec,
-                             now - timedelta(days=settings["window_days"]))  # fmt: skip
+    since = datetime.now(UTC) - timedelta(days=settings["window_days"])
+    window = labelled_window(read_ids_log(predictions, since), read_store(outcomes), spec,
+                             since)  # fmt: skip
     labelled = window[window["labelled"]]
     _enough(labelled, len(window), settings, predictions, outcomes)
     served = labelled["model_version"].value_counts()
@@ -53,15 +52,16 @@ def monitor(args):
     live = task.live_metrics(y_true, labelled["prediction"], labelled.get("score"))
     rows = compare_metrics(task, training, live, settings.get("max_drop") or {})
     gates = live_gates(task, live, params["gates"])
-    fairness, fairness_rows, fairness_notes = live_fairness(task, params, environment,
-                                                             labelled, spec)  # fmt: skip
+    sampled = args.sampled or log_path(params["serve"]["prediction_log"], environment)
+    fairness, fairness_rows, fairness_notes = live_fairness(task, params, sampled, labelled,
+                                                             spec, since)  # fmt: skip
     fairness_gates = task.fairness_gates(fairness, params["gates"]) if fairness else []
     broken = [g for g in [*gates, *fairness_gates] if not g.passed]
     dropped = [r for r in rows if r["refuses"]]
     delay = (labelled["outcome_ts"] - labelled["ts"]).dt.total_seconds() / 86400
     result = {
         "environment": environment, "predictions": str(predictions), "outcomes": str(outcomes),
-        "window": {"days": settings["window_days"], "since": window_start(now, settings)},
+        "window": {"days": settings["window_days"], "since": since.isoformat(timespec="seconds")},
         "predictions_in_window": len(window), "labelled": len(labelled),
         "coverage": len(labelled) / len(window),
         "label_delay_days": {"median": float(delay.median()), "p90": float(delay.quantile(0.9))},
@@ -71,17 +71,13 @@ def monitor(args):
         "fairness_rows": fairness_rows, "fairness_notes": fairness_notes,
         "fairness_gates": [g.as_dict() for g in fairness_gates],
         "decay": bool(broken or dropped),
-        "labelled_rows": write_labelled_rows(params, environment, labelled),
+        "labelled_rows": write_labelled_rows(sampled, labelled, since),
     }  # fmt: skip
     result["summary"] = summary(result, dropped, broken)
     write_report("monitor", result, markdown(result))
     write_html(result, labelled, task)
     print(result["summary"])
     return EXIT_DECAY if result["decay"] else 0
-
-
-def window_start(now, settings):
-    return (now - timedelta(days=settings["window_days"])).isoformat(timespec="seconds")
 
 
 def labelled_window(logged, outcomes, spec, since):
@@ -175,14 +171,14 @@ class _padded(dict):  # noqa: N801 (used as a function)
         return 0.0
 
 
-def live_fairness(task, params, environment, labelled, spec):
+def live_fairness(task, params, sampled, labelled, spec, since):
     """Fairness gaps per sensitive feature on the labelled rows that the sampled feature log
     holds (it carries the sensitive columns). Groups with fewer than monitor.min_group_rows
     such rows are left out and named; a feature with fewer than two groups left is not judged.
     Returns (gaps by feature, rows used, notes)."""
     if not spec.sensitive:
         return {}, 0, []
-    rows = sampled_rows(params, environment, labelled, spec.sensitive)
+    rows = sampled_rows(sampled, labelled, spec.sensitive, since)
     least = params["monitor"]["min_group_rows"]
     found, notes = {}, []
     if rows.empty:
@@ -209,26 +205,24 @@ def _one(task, rows, spec, feature):
     return one.fairness(rows, labels(rows, spec), task.model_labels(rows["prediction"]))
 
 
-def sampled_rows(params, environment, labelled, names):
-    """The labelled predictions joined to the `names` columns of their sampled feature rows."""
-    path = log_path(params["serve"]["prediction_log"], environment)
+def sampled_rows(path, labelled, names, since=None):
+    """The labelled predictions joined to the `names` columns of their sampled feature rows
+    (the prediction log at `path`: a file and its rotations, or a URL's Parquet parts)."""
     wanted = ["_prediction_id", *[n for n in names if n not in labelled.columns]]
-    records = []
-    for file in log_files(path):
-        with open(file) as lines:
-            records += [{k: r.get(k) for k in wanted} for r in map(json.loads, lines)]
-    sampled = pd.DataFrame(records, columns=wanted).dropna(subset=["_prediction_id"])
+    frames = [read_log(file, wanted) for file in log_files(path, since)]
+    sampled = pd.concat([pd.DataFrame(columns=wanted), *frames], ignore_index=True)
+    sampled = sampled.dropna(subset=["_prediction_id"])
     sampled["_prediction_id"] = sampled["_prediction_id"].astype(str)
     sampled = sampled.drop_duplicates("_prediction_id", keep="last")
     return labelled.merge(sampled, left_on="prediction_id", right_on="_prediction_id")
 
 
-def write_labelled_rows(params, environment, labelled):
+def write_labelled_rows(sampled, labelled, since):
     """reports/monitor-rows.parquet: the labelled predictions the sampled feature log holds,
     as data set rows (every column of schema.yaml, the target from the outcomes); `retrain`
     appends them to the training data when the window decayed."""
     names = list(load_schema()["columns"])
-    rows = sampled_rows(params, environment, labelled, names)
+    rows = sampled_rows(sampled, labelled, names, since)
     rows = rows[[n for n in names if n in rows.columns]]
     REPORTS_DIR.mkdir(parents=True, exist_ok=True)
     rows.to_parquet(ROWS_FILE, index=False)
@@ -282,6 +276,8 @@ def add_arguments(parser):
     parser.add_argument("--predictions", help="prediction ids log (default: serve."
                         "prediction_ids_log of the environment, with its rotations)")  # fmt: skip
     parser.add_argument("--outcomes", help="outcome store (default: outcomes.store)")
+    parser.add_argument("--sampled", help="sampled feature log, for fairness and the labelled "
+                        "rows (default: serve.prediction_log of the environment)")  # fmt: skip
 
 
 run = monitor

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..config import CliError
-from .drift_inputs import log_files
+from .drift_inputs import log_files, read_log
 
 ID_SEPARATOR = "/"  # several id columns make one prediction_id: "17/2026-01-04"
 
@@ -35,12 +35,11 @@ def prediction_id(frame, ids):
                      index=frame.index, dtype=object)  # fmt: skip
 
 
-def read_ids_log(path):
-    """Every logged prediction of an environment (the file and its rotations) as a frame with
-    prediction_id, ts (UTC), model_version, prediction and, for classifiers, score."""
-    import pyarrow.json as pa_json
-
-    files = log_files(path)
+def read_ids_log(path, since=None):
+    """Every logged prediction of an environment (the file and its rotations, or the Parquet
+    parts of a URL begun since `since`) as a frame with prediction_id, ts (UTC),
+    model_version, prediction and, for classifiers, score."""
+    files = log_files(path, since)
     if not files:
         raise CliError(
             f"The prediction ids log {path} does not exist: outcomes are joined to logged "
@@ -49,7 +48,7 @@ def read_ids_log(path):
     frames = []
     for file in files:
         try:
-            frames.append(pa_json.read_json(file).to_pandas())
+            frames.append(read_log(file))
         except Exception as error:  # pyarrow's ArrowInvalid names the line
             raise CliError(f"{file} is not a prediction ids log (JSON lines): {error}") from None
     frame = pd.concat(frames, ignore_index=True)

@@ -1,7 +1,12 @@
 """The prediction logs: a sample of scored records for drift, and every prediction's id.
 
 Both are one file per environment (`{environment}` filled in), rotated to `.1`, `.2`, ...
-before a file would pass `serve.log_max_bytes`, keeping `serve.log_backups` old files.
+before a file would pass `serve.log_max_bytes`, keeping `serve.log_backups` old files. Or,
+when the setting is a URL (`s3://bucket/logs/predictions-{environment}`, gs://, az://,
+file:// of a shared folder: anything fsspec writes), a folder of rolled Parquet files: the
+lines of `serve.log_flush_seconds` (at most `serve.log_flush_rows`) go into one new part,
+named by the time of its first line and by its writer, so that several servers (pods) share
+the folder, nothing dies with a container, and readers take a window by name.
 
 `serve.prediction_log` (`logs/predictions-production.jsonl`), read by the drift job: a
 sample (`serve.log_sample_rate`) of the scored records. One JSON object per line: every
@@ -25,11 +30,14 @@ for nobody.
 """
 
 import contextlib
+import os
 import queue
 import random
 import re
+import socket
 import threading
 import time
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -49,8 +57,13 @@ def is_synthetic(headers):
     return headers.get(SYNTHETIC_HEADER, "").strip().lower() in {"1", "true", "yes"}
 
 
+def is_url(target):
+    return "://" in str(target)
+
+
 def log_path(setting, environment, key="prediction_log"):
-    """The log file of one environment: `serve.<key>` with its `{environment}` filled."""
+    """The log of one environment: `serve.<key>` with its `{environment}` filled; a Path, or
+    the URL of a folder of Parquet parts (a str)."""
     if PLACEHOLDER not in str(setting):
         raise CliError(
             f"params.yaml serve.{key} ({setting}) must contain {PLACEHOLDER}, so that "
@@ -61,16 +74,20 @@ def log_path(setting, environment, key="prediction_log"):
             f"The environment name {environment!r} (--environment, $SERVE_ENVIRONMENT or the "
             "alias) must be lower-case letters, digits, - or _: it names the prediction log."
         )
-    return Path(str(setting).replace(PLACEHOLDER, environment))
+    filled = str(setting).replace(PLACEHOLDER, environment)
+    return filled.rstrip("/") if is_url(filled) else Path(filled)
 
 
 class PredictionLog:
     def __init__(self, path, sample_rate, max_bytes, backups, on_write=None, on_drop=None,
-                 queue_batches=QUEUE_BATCHES, ids_path=None, kept=dict, on_ids=None):  # fmt: skip
+                 queue_batches=QUEUE_BATCHES, ids_path=None, kept=dict, on_ids=None,
+                 flush_seconds=60, flush_rows=100_000):  # fmt: skip
         """`path`: the sampled rows (none at sample_rate 0); `ids_path`: a compact line per
-        prediction holding `kept(answer)` (none when None). on_ids(written, dropped)."""
-        self.path = Path(path)
-        self.ids_path = None if ids_path is None else Path(ids_path)
+        prediction holding `kept(answer)` (none when None). on_ids(written, dropped). A URL
+        path is a folder of Parquet parts, one per flush_seconds (or flush_rows lines)."""
+        self.path = _target(path)
+        self.ids_path = None if ids_path is None else _target(ids_path)
+        self.flush_seconds, self.flush_rows = float(flush_seconds), int(flush_rows)
         self.sample_rate = float(sample_rate)
         self.max_bytes = int(max_bytes)
         self.backups = int(backups)
@@ -85,7 +102,8 @@ class PredictionLog:
     def start(self):
         if any(self._targets):
             for path in filter(None, self._targets):
-                path.parent.mkdir(parents=True, exist_ok=True)
+                if not is_url(path):
+                    path.parent.mkdir(parents=True, exist_ok=True)
             self._writer = threading.Thread(
                 target=self._write_forever, name="prediction-log", daemon=True
             )
@@ -125,11 +143,17 @@ class PredictionLog:
 
     def _write_forever(self):
         with contextlib.ExitStack() as stack:
-            files = [None if path is None else
-                     stack.enter_context(_RotatingFile(path, self.max_bytes, self.backups))
+            files = [None if path is None else stack.enter_context(self._sink(path))
                      for path in self._targets]  # fmt: skip
-            while (item := self._queue.get()) is not None:
-                self._write(*files, *item)
+            while True:
+                try:  # wake up now and then: a parts folder flushes on time, traffic or not
+                    item = self._queue.get(timeout=1.0)
+                except queue.Empty:
+                    item = ()
+                if item is None:
+                    return
+                if item:
+                    self._write(*files, *item)
                 while not self._queue.empty():  # drain what piled up, then flush once
                     if (item := self._queue.get()) is None:
                         return
@@ -137,6 +161,11 @@ class PredictionLog:
                 for out in files:
                     if out is not None:
                         out.flush()
+
+    def _sink(self, path):
+        if is_url(path):
+            return _PartsFolder(path, self.flush_seconds, self.flush_rows)
+        return _RotatingFile(path, self.max_bytes, self.backups)
 
     def _write(self, out, ids_out, when, version, rows, answers, ids):
         when = datetime.fromtimestamp(when, UTC).isoformat(timespec="milliseconds")
@@ -146,14 +175,14 @@ class PredictionLog:
                 line = {**record, "_ts": when, "_model_version": version,
                         "_prediction_id": prediction_id,
                         **{f"_{key}": value for key, value in answer.items()}}  # fmt: skip
-                out.write(to_json(line) + b"\n")
+                out.write(line)
             self.on_write(len(rows))
         if ids_out is not None:
             kept = self.kept
             for prediction_id, answer in zip(ids, answers, strict=True):
                 line = {"prediction_id": prediction_id, "ts": when, "model_version": version,
                         **kept(answer)}  # fmt: skip
-                ids_out.write(to_json(line) + b"\n")
+                ids_out.write(line)
             self.on_ids(len(answers), 0)
 
 
@@ -171,7 +200,8 @@ class _RotatingFile:
     def __exit__(self, *exc):
         self._file.close()
 
-    def write(self, line):
+    def write(self, record):
+        line = to_json(record) + b"\n"
         if self._size and self._size + len(line) > self.max_bytes:
             self._rotate()
         self._file.write(line)
@@ -195,3 +225,52 @@ class _RotatingFile:
         else:
             self.path.unlink()
         self._open()
+
+
+def _target(path):
+    return str(path).rstrip("/") if is_url(path) else Path(path)
+
+
+class _PartsFolder:
+    """Lines gathered in memory and written as one Parquet part per flush_seconds (or
+    flush_rows lines), and at close: `part-<UTC time of the first line>-<writer>.parquet`."""
+
+    def __init__(self, url, flush_seconds, flush_rows):
+        import fsspec
+
+        self.url, self.flush_seconds, self.flush_rows = url, flush_seconds, flush_rows
+        self.fs, self.root = fsspec.core.url_to_fs(url)
+        self.writer = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.lines, self.started, self.parts = [], None, 0
+
+    def __enter__(self):
+        self.fs.makedirs(self.root, exist_ok=True)
+        return self
+
+    def __exit__(self, *exc):
+        self._write_part()
+
+    def write(self, record):
+        if not self.lines:
+            self.started = time.time()
+        self.lines.append(record)
+        if len(self.lines) >= self.flush_rows:
+            self._write_part()
+
+    def flush(self):
+        if self.lines and time.time() - self.started >= self.flush_seconds:
+            self._write_part()
+
+    def _write_part(self):
+        if not self.lines:
+            return
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        stamp = datetime.fromtimestamp(self.started, UTC).strftime("%Y%m%dT%H%M%S")
+        self.parts += 1
+        name = f"{self.root}/part-{stamp}-{self.writer}-{self.parts:06d}.parquet"
+        table = pa.Table.from_pylist(self.lines)
+        with self.fs.open(name, "wb") as out:
+            pq.write_table(table, out)
+        self.lines = []

@@ -42,6 +42,8 @@ class Scorer:
             on_write=self.metrics.log_written.inc, on_drop=self.metrics.log_dropped.inc,
             ids_path=log_path(settings["prediction_ids_log"], environment, "prediction_ids_log"),
             kept=self.task.kept, on_ids=self.metrics.ids_logged,
+            flush_seconds=settings.get("log_flush_seconds", 60),
+            flush_rows=settings.get("log_flush_rows", 100_000),
         )  # fmt: skip
         self.batcher = MicroBatcher(
             self._score_each, settings["batch_window_ms"], settings["batch_max_rows"],
