@@ -263,7 +263,8 @@ def test_a_weaker_challenger_is_refused_promotion_with_the_table(decay, tmp_path
     run_in(project, "python", "-m", PACKAGE, "register")  # version 2, @candidate
     staging = (project / "deploy/staging.yaml").read_text()
     refused = run_in(project, "python", "-m", PACKAGE, "promote", "--from", "candidate",
-                     "--to", "staging", check=False)  # fmt: skip
+                     "--to", "staging", "--live-rows", "reports/monitor-rows.parquet",
+                     check=False)  # fmt: skip
     print("\nweaker challenger:", refused.stderr.strip())
     assert refused.returncode == 1
     assert "The challenger v2 is refused against the champion v1 on the same" in refused.stderr
@@ -273,6 +274,7 @@ def test_a_weaker_challenger_is_refused_promotion_with_the_table(decay, tmp_path
     table = (project / "reports/promote-staging.md").read_text()
     print(table)
     assert "| `roc_auc` | 0.8" in table and "**worse beyond the limit**" in table
+    assert f"### On the labelled live window ({SENT} rows)" in table  # monitor's rows, scored
 
     forced = run_in(project, "python", "-m", PACKAGE, "promote", "--from", "candidate", "--to",
                     "staging", "--override-reason", "pilot: recall matters less")  # fmt: skip

@@ -76,7 +76,7 @@ def promote(args):
 def challenge(params, registry, name, version, args):
     """The champion/challenger result; CliError (nothing pinned) when the version is refused
     and no --override-reason says why it should go anyway."""
-    result = champion_challenger(params, challenger=version)
+    result = champion_challenger(params, challenger=version, live_rows=args.live_rows)
     result["override_reason"] = None
     if result["verdict"] == REFUSED:
         if not args.override_reason:
@@ -232,6 +232,11 @@ def add_arguments(parser):
         "--to", required=True, choices=ENVIRONMENTS, help="environment whose deploy file to re-pin"
     )
     parser.add_argument("--digest", help="image digest (sha256:...) built for that version")
+    parser.add_argument(
+        "--live-rows",
+        help="labelled live rows both versions also score (reports/monitor-rows.parquet, "
+        "written by `make monitor`)",
+    )
     parser.add_argument(
         "--override-reason",
         help="promote even if the version is worse than the production one; the reason is kept "

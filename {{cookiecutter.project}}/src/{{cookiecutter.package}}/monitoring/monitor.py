@@ -210,8 +210,8 @@ def sampled_rows(path, labelled, names, since=None):
     (the prediction log at `path`: a file and its rotations, or a URL's Parquet parts)."""
     wanted = ["_prediction_id", *[n for n in names if n not in labelled.columns]]
     frames = [read_log(file, wanted) for file in log_files(path, since)]
-    sampled = pd.concat([pd.DataFrame(columns=wanted), *frames], ignore_index=True)
-    sampled = sampled.dropna(subset=["_prediction_id"])
+    sampled = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    sampled = sampled.reindex(columns=wanted).dropna(subset=["_prediction_id"])
     sampled["_prediction_id"] = sampled["_prediction_id"].astype(str)
     sampled = sampled.drop_duplicates("_prediction_id", keep="last")
     return labelled.merge(sampled, left_on="prediction_id", right_on="_prediction_id")

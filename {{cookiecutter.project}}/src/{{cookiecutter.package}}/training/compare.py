@@ -35,15 +35,16 @@ class Contender:
 
 def compare(args):
     params = load_params()
-    result = champion_challenger(params, args.challenger, args.champion)
+    result = champion_challenger(params, args.challenger, args.champion, args.live_rows)
     write_report("compare", result, markdown(result))
     print(result["summary"])
     return EXIT_REFUSED if result["verdict"] == REFUSED else 0
 
 
-def champion_challenger(params, challenger=None, champion=None):
+def champion_challenger(params, challenger=None, champion=None, live_rows=None):
     """The comparison result of a challenger (None: the workspace model; else a version) and
-    the champion (None: the version behind @production)."""
+    the champion (None: the version behind @production); with `live_rows` (the labelled live
+    rows `monitor` writes, reports/monitor-rows.parquet), on those rows as well."""
     spec = columns(params)
     task, name = for_params(params, spec), params["registry"]["model_name"]
     champion_version = champion or _production(name)
@@ -63,9 +64,12 @@ def champion_challenger(params, challenger=None, champion=None):
                            params["gates"].get("max_regression") or {})  # fmt: skip
     fairness = compare_fairness(task, scored[old.label]["fairness"],
                                 scored[new.label]["fairness"], params["gates"])  # fmt: skip
-    worse = [r for r in rows if r["refuses"]] + [r for r in fairness if r["refuses"]]
+    allowed = params["gates"].get("max_regression") or {}
+    live = _live(task, spec, (old, new), live_rows, y_train, allowed)
+    worse = [r for r in [*rows, *fairness, *live["metrics"]] if r["refuses"]]
     verdict = REFUSED if worse else "passed"
     return {
+        "live": live,
         "verdict": verdict,
         "champion": old.label,
         "challenger": new.label,
@@ -79,7 +83,31 @@ def champion_challenger(params, challenger=None, champion=None):
 
 def _no_contest(summary):
     return {"verdict": "no champion" if "No champion" in summary else "same version",
-            "summary": summary, "metrics": [], "fairness": []}  # fmt: skip
+            "summary": summary, "metrics": [], "fairness": [], "live": _NO_LIVE}  # fmt: skip
+
+
+_NO_LIVE = {"rows": 0, "metrics": []}
+
+
+def _live(task, spec, sides, path, y_train, allowed):
+    """Both sides' metrics on the labelled live rows, when a file of them is given."""
+    if not path:
+        return _NO_LIVE
+    import pandas as pd
+
+    try:
+        rows = pd.read_parquet(path)
+    except (OSError, ValueError) as error:
+        raise CliError(
+            f"The labelled live rows {path} cannot be read ({error}): run `make monitor`, "
+            "which writes them, or leave --live-rows out."
+        ) from None
+    frame, y_true = rows.drop(columns=[spec.target]), labels(rows, spec)
+    old, new = (task.metrics(side.model, frame, y_true, y_train) for side in sides)
+    found = compare_metrics(task, old, new, allowed)
+    for row in found:
+        row["window"] = "live"
+    return {"rows": len(rows), "file": str(path), "metrics": found}
 
 
 def _production(name):
@@ -196,7 +224,8 @@ def _summary(verdict, old, new, worse, rows):
 
 def _reason(row):
     if "metric" in row:
-        return (f"{row['metric']} {row['new']:.4f} against {row['old']:.4f}, worse by "
+        where = " on the live window" if row.get("window") == "live" else ""
+        return (f"{row['metric']}{where} {row['new']:.4f} against {row['old']:.4f}, worse by "
                 f"{-row['gain']:.4f} (params.yaml gates.max_regression.{row['metric']}: "
                 f"{row['max_regression']})")  # fmt: skip
     return (f"{row['gate']} = {row['new']:.4f} breaks its limit {row['limit']} (params.yaml "
@@ -213,6 +242,9 @@ def markdown(result, heading="Challenger against champion"):
         if rows:
             parts += ["### Fairness gaps (lower is fairer)",
                       markdown_table(["gate", old, new, "limit", ""], rows)]  # fmt: skip
+        if result["live"]["metrics"]:
+            parts += [f"### On the labelled live window ({result['live']['rows']} rows)",
+                      metrics_table(result["live"]["metrics"], old, new)]  # fmt: skip
     return "\n\n".join(parts)
 
 
@@ -237,6 +269,8 @@ def add_arguments(parser):
                         "`make pipeline` built in this workspace)")  # fmt: skip
     parser.add_argument("--champion", help="registered version to hold it against (default: "
                         "the version behind the production alias)")  # fmt: skip
+    parser.add_argument("--live-rows", help="labelled live rows to score both on as well "
+                        "(reports/monitor-rows.parquet, written by `make monitor`)")  # fmt: skip
 
 
 run = compare
