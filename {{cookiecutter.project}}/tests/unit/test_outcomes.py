@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from {{ cookiecutter.package }}.cli import main
+from {{ cookiecutter.package }}.config import MODEL_FILE
 from {{ cookiecutter.package }}.monitoring.monitor import EXIT_DECAY
 from {{ cookiecutter.package }}.serving.scoring import _class_labels
 from {{ cookiecutter.package }}.training.compare import compare_fairness, compare_metrics
@@ -46,7 +47,8 @@ def live(tmp_path_factory, params, spec, task, model, contract, dataset, test_fr
     _register(registry, params["registry"]["model_name"], folder, metrics)
     answers = _answers(task, model, frame, spec, contract)
     _write_logs(folder, rows, ids, answers, spec)
-    return {"folder": folder, "rows": rows, "ids": ids, "registry": registry}
+    return {"folder": folder, "rows": rows, "ids": ids, "registry": registry,
+            "model": MODEL_FILE.resolve()}  # fmt: skip
 
 
 def _register(uri, name, folder, metrics):
@@ -218,3 +220,16 @@ def test_a_fairness_gate_refuses_only_when_the_champion_passes_it(task, params):
     assert [row["gate"] for row in broken if row["refuses"]] == [f"{gap}[{feature}]"]
     both = compare_fairness(task, summary(limit * 3), summary(limit * 2), params["gates"])
     assert not any(row["refuses"] for row in both)
+
+
+def test_a_champion_whose_artifacts_are_gone_is_a_clear_error(inside, params, capsys):
+    """The registry's version 1 points at a folder holding no model: compare says so, and
+    writes no comparison."""
+    (inside["folder"] / "models").mkdir(exist_ok=True)
+    shutil.copy(inside["model"], inside["folder"] / MODEL_FILE)  # the challenger: the workspace
+    assert main(["compare", "--champion", VERSION]) == 1
+    error = capsys.readouterr().err
+    name = params["registry"]["model_name"]
+    assert f"The champion, {name} version {VERSION}, cannot be loaded" in error
+    assert "Nothing was compared or promoted" in error
+    assert not (inside["folder"] / "reports/compare.json").exists()
