@@ -98,7 +98,10 @@ def write(outcomes, store):
                 f"`dvc add {store}` failed, so the outcomes were not kept: "
                 f"{done.stderr.strip() or done.stdout.strip()}"
             )
-    return target if "://" in str(store) else str(Path(target))
+    if "://" in str(store):
+        return fs.unstrip_protocol(target)
+    here = Path(target)
+    return str(here.relative_to(Path.cwd()) if here.is_relative_to(Path.cwd()) else here)
 
 
 def _in_dvc_project(store):
