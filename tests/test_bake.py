@@ -106,7 +106,7 @@ ONLY_WITH = {
         "kubernetes": {
             f"deploy/k8s/{name}" for name in (
                 "base/kustomization.yaml", "base/deployment.yaml", "base/canary.yaml",
-                "base/service.yaml", "base/hpa.yaml", "base/pdb.yaml",
+                "base/service.yaml", "base/hpa.yaml", "base/pdb.yaml", "base/prediction-logs.yaml",
                 *(f"overlays/{env}/{file}" for env in ("staging", "production")
                   for file in ("kustomization.yaml", "namespace.yaml", "server.yaml")),
                 "monitoring/prometheus-rule.yaml",

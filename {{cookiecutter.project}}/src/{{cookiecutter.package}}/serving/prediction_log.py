@@ -61,9 +61,16 @@ def is_url(target):
     return "://" in str(target)
 
 
+# Environment variables that override serve.<key> wherever a log is written or read: a
+# deployment sets them for its pods (the kubernetes bake: a shared volume), the jobs for theirs.
+OVERRIDES = {"prediction_log": "PREDICTION_LOG", "prediction_ids_log": "PREDICTION_IDS_LOG"}
+
+
 def log_path(setting, environment, key="prediction_log"):
-    """The log of one environment: `serve.<key>` with its `{environment}` filled; a Path, or
-    the URL of a folder of Parquet parts (a str)."""
+    """The log of one environment: `serve.<key>` (or its override, $PREDICTION_LOG or
+    $PREDICTION_IDS_LOG) with its `{environment}` filled; a Path, or the URL of a folder of
+    Parquet parts (a str)."""
+    setting = os.environ.get(OVERRIDES.get(key, ""), "") or setting
     if PLACEHOLDER not in str(setting):
         raise CliError(
             f"params.yaml serve.{key} ({setting}) must contain {PLACEHOLDER}, so that "
