@@ -49,6 +49,7 @@ class Settings:
     reference: str = "production"
     current: str | None = None  # None: the prediction log of `environment`
     environment: str = "production"
+    window_days: float | None = None  # a prediction log at a URL: its parts of the last days
     min_rows: int = 500
     drift_share: float = 0.25
     weighting: str = "importance"  # or equal: every feature counts the same
@@ -267,7 +268,7 @@ def load_inputs(params, monitored, settings, args):
     path, since = args.current or settings.current, None
     if not path:
         path = log_path(params["serve"]["prediction_log"], settings.environment)
-        days = params["drift"].get("window_days")  # a URL log: the parts of the last days
+        days = settings.window_days  # a URL log: the parts of the last days
         since = None if days is None else datetime.now(UTC) - timedelta(days=days)
     current = read_table(path, monitored, "current", since=since)
     if len(current.frame) < settings.min_rows:
