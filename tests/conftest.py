@@ -1,7 +1,9 @@
 """Fixtures for the template's tests: bake projects and drive them in the shared environment."""
 
+import fcntl
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -70,9 +72,28 @@ def break_example_data(project):
 
 
 @pytest.fixture(scope="session")
-def trained_project(tmp_path_factory):
-    """The default bake, trained and registered once for every test that reads it."""
-    project = relax_latency_gates(bake(tmp_path_factory.mktemp("default")))
+def trained_project(tmp_path_factory, worker_id):
+    """The default bake, trained and registered once per test run, for every test that reads
+    it. Under pytest-xdist the first worker to ask trains it in the run's shared folder, under
+    a file lock, and each worker gets its own copy (tests run `make` in it). The copies'
+    registry points at the shared folder's model artifacts, which nobody changes."""
+    if worker_id == "master":
+        return _train_default(tmp_path_factory.mktemp("default"))
+    shared = tmp_path_factory.getbasetemp().parent  # this run's folder, above every worker's
+    with open(shared / "trained-default.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = shared / "trained-default" / "done"
+        if not done.exists():
+            trained = _train_default(shared / "trained-default")
+            done.write_text(str(trained))
+        source = Path(done.read_text())
+    copy = tmp_path_factory.mktemp("default") / source.name
+    return Path(shutil.copytree(source, copy, symlinks=True))
+
+
+def _train_default(folder):
+    folder.mkdir(parents=True, exist_ok=True)
+    project = relax_latency_gates(bake(folder))
     make(project, "pipeline")
     return project
 
