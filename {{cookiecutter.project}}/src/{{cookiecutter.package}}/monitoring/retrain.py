@@ -69,7 +69,8 @@ def retrain(args):
     return_to(start, data_path)
     result = {"branch": args.branch, "commit": commit, "rows_added": len(new_rows),
               "rows_total": len(combined), "pushed": args.push, "base": args.base,
-              "reasons": why.found, "failed_gates": why.failed_gates}  # fmt: skip
+              "reasons": why.found, "failed_gates": why.failed_gates,
+              "production_version": _production_version(params)}  # fmt: skip
     write_report("retrain", result, body)
     failing = f" (the new model fails {', '.join(why.failed_gates)})" if why.failed_gates else ""
     print(f"Branch {args.branch} at {commit[:12]}: {len(new_rows)} rows appended to {data_path}, "
@@ -283,6 +284,11 @@ def commit_retraining(data_path, why, added):
 
 
 # -- the pull request body ------------------------------------------------------------------
+
+
+def _production_version(params):
+    production = production_version(params["registry"]["model_name"])
+    return None if production is None else str(production.version)
 
 
 def _failed_gates_note(why):
