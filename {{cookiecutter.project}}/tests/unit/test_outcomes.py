@@ -12,6 +12,7 @@ import shutil
 import subprocess
 from datetime import UTC, datetime, timedelta
 
+import joblib
 import numpy as np
 import pandas as pd
 import pytest
@@ -19,21 +20,30 @@ import yaml
 
 from {{ cookiecutter.package }}.cli import main
 from {{ cookiecutter.package }}.config import MODEL_FILE
+from {{ cookiecutter.package }}.data.loading import labels, split
 from {{ cookiecutter.package }}.monitoring.monitor import EXIT_DECAY
 from {{ cookiecutter.package }}.serving.scoring import _class_labels
 from {{ cookiecutter.package }}.training.compare import compare_fairness, compare_metrics
+from {{ cookiecutter.package }}.training.train import build_pipeline
 
 VERSION = "1"
 
 
 @pytest.fixture(scope="module")
-def live(tmp_path_factory, params, spec, task, model, contract, dataset, test_frame, train_labels):
+def live(tmp_path_factory, params, spec, task, contract, dataset):
     """A folder with this project's params (an id column declared if it has none), its
-    contract, a DVC repo, a registry with the version, and the logs of the test split."""
+    contract, a DVC repo, a model fitted as `train` fits it (a unit test needs no pipeline
+    run), a registry with that version, and the logs of its answers on the test split."""
     folder = tmp_path_factory.mktemp("live")
-    frame, y_true = test_frame
+    train_set, test_set = split(dataset, params)
+    model = build_pipeline(task, params["model"])
+    model.fit(train_set[spec.features], labels(train_set, spec))
+    (folder / "models").mkdir()
+    joblib.dump(model, folder / MODEL_FILE)  # the workspace's model, for `compare`
+    frame, y_true = test_set.drop(columns=[spec.target]), labels(test_set, spec)
+    train_labels = labels(train_set, spec)
     ids = list(spec.ids) or ["row_id"]
-    rows = dataset.loc[frame.index].reset_index(drop=True)
+    rows = test_set.reset_index(drop=True)
     if not spec.ids:
         rows["row_id"] = [f"r{i}" for i in range(len(rows))]
     changed = {**params, "columns": {**params["columns"], "ids": ids}}
@@ -47,8 +57,7 @@ def live(tmp_path_factory, params, spec, task, model, contract, dataset, test_fr
     _register(registry, params["registry"]["model_name"], folder, metrics)
     answers = _answers(task, model, frame, spec, contract)
     _write_logs(folder, rows, ids, answers, spec)
-    return {"folder": folder, "rows": rows, "ids": ids, "registry": registry,
-            "model": MODEL_FILE.resolve()}  # fmt: skip
+    return {"folder": folder, "rows": rows, "ids": ids, "registry": registry}
 
 
 def _register(uri, name, folder, metrics):
@@ -223,10 +232,8 @@ def test_a_fairness_gate_refuses_only_when_the_champion_passes_it(task, params):
 
 
 def test_a_champion_whose_artifacts_are_gone_is_a_clear_error(inside, params, capsys):
-    """The registry's version 1 points at a folder holding no model: compare says so, and
-    writes no comparison."""
-    (inside["folder"] / "models").mkdir(exist_ok=True)
-    shutil.copy(inside["model"], inside["folder"] / MODEL_FILE)  # the challenger: the workspace
+    """The registry's version 1 points at a folder holding no model: compare (the challenger
+    is the workspace's model) says so, and writes no comparison."""
     assert main(["compare", "--champion", VERSION]) == 1
     error = capsys.readouterr().err
     name = params["registry"]["model_name"]
