@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..config import CliError
 from ..training.register import CARD_TAG
-from .drift_inputs import production_version
+from ..data.training_data import production_version
 
 WEIGHTINGS = ("importance", "equal")
 
