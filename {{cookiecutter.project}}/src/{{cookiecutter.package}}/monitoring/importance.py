@@ -10,8 +10,8 @@ import json
 from pathlib import Path
 
 from ..config import CliError
-from ..training.register import CARD_TAG
 from ..data.training_data import production_version
+from ..training.register import CARD_TAG
 
 WEIGHTINGS = ("importance", "equal")
 
