@@ -172,7 +172,7 @@ def test_overlays_render_and_every_object_validates(k8s_bake, env):
     objects = render(k8s_bake, env)
     kinds = sorted(o["kind"] for o in objects)
     assert kinds == ["Deployment", "Deployment", "HorizontalPodAutoscaler", "Namespace",
-                     "PodDisruptionBudget", "Service"]  # fmt: skip
+                     "PersistentVolumeClaim", "PodDisruptionBudget", "Service"]  # fmt: skip
     for item in objects:
         kubernetes_validate.validate(item, K8S_VERSION, strict=True)
         if item["kind"] != "Namespace":

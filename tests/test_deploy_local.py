@@ -206,9 +206,10 @@ def wait_until(condition, what, seconds=120):
         time.sleep(0.05)
 
 
-def pin_staging(repo):
+def pin_staging(repo, **override):
     """cd.yml's pin job: the bot commits the pin to main; the deploy job checks it out."""
-    pinned = repo.action("promote", **{"from": "candidate", "to": "staging", "mode": "commit"})
+    pinned = repo.action("promote", **{"from": "candidate", "to": "staging", "mode": "commit"},
+                         **override)  # fmt: skip
     assert not pinned.failed, pinned.log
     repo.fresh_checkout()
     return pinned
@@ -334,7 +335,12 @@ def test_a_version_failing_its_smoke_test_is_rolled_back_and_never_promoted(
     script = repo.path.parent / "bad_model.py"  # outside the repository
     script.write_text(BAD_MODEL)
     assert repo.run(sys.executable, str(script)).stdout.strip().splitlines()[-1] == "3"
-    pin_staging(repo)
+    # The champion/challenger check refuses it first (a worse model than production's v1);
+    # to reach the smoke test, a person overrides, and the reason is kept.
+    refused = repo.action("promote", **{"from": "candidate", "to": "staging", "mode": "commit"})
+    assert refused.failed and "The challenger v3 is refused against the champion" in refused.log
+    pin_staging(repo, **{"override-reason": "test the smoke test's rollback"})
+    assert _tags(repo, 3)["promotion_override.staging"] == "test the smoke test's rollback"
     failed = repo.action("deploy", environment="staging")
     assert failed.failed
     assert (failed.outputs["version"], failed.outputs["outcome"]) == ("3", "rolled_back")

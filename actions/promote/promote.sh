@@ -22,6 +22,7 @@ fi
 if [ -n "${TRACKING_URI:-}" ]; then export MLFLOW_TRACKING_URI="$TRACKING_URI"; fi
 args=(--from "$FROM" --to "$TO")
 if [ -n "${DIGEST:-}" ]; then args+=(--digest "$DIGEST"); fi
+if [ -n "${OVERRIDE_REASON:-}" ]; then args+=(--override-reason "$OVERRIDE_REASON"); fi
 python -m "$PACKAGE" promote "${args[@]}"
 
 file="deploy/$TO.yaml"
