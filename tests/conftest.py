@@ -6,6 +6,8 @@ import re
 import shutil
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pandas as pd
@@ -45,6 +47,19 @@ def run_in(project, *command, check=True, timeout=900):
     if check:
         assert done.returncode == 0, f"{' '.join(command)} failed:\n{done.stdout}\n{done.stderr}"
     return done
+
+
+def wait_until_ready(server, url, seconds=120):
+    """Poll a started server's /ready until it answers; fail if it exits or takes too long."""
+    deadline = time.monotonic() + seconds
+    while True:
+        assert server.poll() is None, "the server exited before it was ready"
+        try:
+            with urllib.request.urlopen(f"{url}/ready", timeout=2):
+                return
+        except OSError:
+            assert time.monotonic() < deadline, f"the server was not ready within {seconds} s"
+            time.sleep(0.25)
 
 
 def make(project, *targets, check=True):

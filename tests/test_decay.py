@@ -21,7 +21,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
@@ -29,7 +28,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import ROOT, project_env, run_in
+from tests.conftest import ROOT, project_env, run_in, wait_until_ready
 from tests.support.action_runner import run_action
 from tests.support.mlflow_server import free_port
 from tests.test_drift import GIT_ID, back_to_main, git, refs, requests, window
@@ -60,15 +59,7 @@ def serve_and_send(project: Path, rows: pd.DataFrame, env: dict | None = None) -
                               stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert server.poll() is None, "the server exited before it was ready"
-            try:
-                with urllib.request.urlopen(f"{url}/ready", timeout=2):
-                    break
-            except OSError:
-                assert time.monotonic() < deadline, "the server was not ready within 120 s"
-                time.sleep(0.25)
+        wait_until_ready(server, url)
         records = json.loads(rows.drop(columns=["churned"]).to_json(orient="records"))
         body = json.dumps({"records": records}).encode()
         request = urllib.request.Request(f"{url}/predict/batch", data=body,

@@ -6,12 +6,10 @@ import json
 import os
 import subprocess
 import sys
-import time
-import urllib.request
 
 import pytest
 
-from tests.conftest import ROOT, VENV, project_env
+from tests.conftest import ROOT, VENV, project_env, wait_until_ready
 from tests.support.mlflow_server import free_port
 
 pytestmark = pytest.mark.slow
@@ -29,15 +27,7 @@ def served(trained_project):
     server = subprocess.Popen(command, cwd=trained_project, env=project_env(trained_project),
                               stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        assert server.poll() is None, "the server exited before it was ready"
-        try:
-            with urllib.request.urlopen(f"{url}/ready", timeout=2):
-                break
-        except OSError:
-            assert time.monotonic() < deadline, "the server was not ready within 120 s"
-            time.sleep(0.25)
+    wait_until_ready(server, url)
     yield url
     server.terminate()
     server.wait(timeout=30)
