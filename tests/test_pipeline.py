@@ -85,6 +85,25 @@ def test_the_model_card_is_logged_with_the_version_and_renders(trained_project, 
     assert coloured > 0.01, f"only {coloured:.2%} of the page in colour: no plots drawn"
 
 
+def test_the_card_shows_the_production_version_beside_the_candidate(trained_project, tmp_path):
+    """Once a version is behind @production, the card scores it on the same test rows (the
+    champion/challenger code of compare.py) and draws it beside the candidate."""
+    from mlflow import MlflowClient
+
+    project = shutil.copytree(trained_project, tmp_path / "copy", symlinks=True)
+    uri = f"sqlite:///{project / 'mlflow.db'}"
+    MlflowClient(tracking_uri=uri, registry_uri=uri).set_registered_model_alias(
+        "churn-model", "production", 1)  # fmt: skip
+    assert "Model card" in run_in(project, "python", "-m", "churn_model", "card").stdout
+    card = json.loads((project / "reports/card/card.json").read_text())
+    assert card["versus_label"] == "production v1"
+    assert [r["gain"] for r in card["versus_rows"]] == [0.0] * len(card["versus_rows"])  # itself
+    assert set(card["production_importance"]) == set(card["importance"])
+    assert "### Versus production v1 (the same 1000 test rows)" in (
+        project / "reports/card/card.md").read_text()  # fmt: skip
+    assert "<h2>Versus production</h2>" in (project / "reports/card/card.html").read_text()
+
+
 def candidate_version(project, name):
     from mlflow import MlflowClient
 

@@ -100,3 +100,20 @@ def test_hundreds_of_one_hot_features_count_as_their_one_column(tmp_path):
     assert len(model[:-1].get_feature_names_out()) > 250  # what the estimator sees
     content, _ = card(task, model, frame, y, tmp_path)
     assert set(content["importance"]) == {"x", "noise", "kind"}
+
+
+@pytest.mark.parametrize("task_name", sorted(BY_NAME))
+def test_the_production_version_is_drawn_beside_the_candidate(task_name, tmp_path):
+    frame = rows()
+    y = labels(task_name, frame)
+    task, model = fitted(task_name, frame, y)
+    _, older = fitted(task_name, frame.assign(x=0.0), y)  # a weaker model: it never saw x
+    evaluated = {"metrics": {}, "fairness": {}, "gates": {"passed": True, "gates": []}}
+    content, plots = model_card.build(task, model, frame, y, evaluated, CHOSEN,
+                                      production=("production v1", older))  # fmt: skip
+    assert set(content["production_importance"]) == set(content["importance"])
+    assert content["production_importance"]["x"]["mean"] == 0  # the older model ignores x
+    for name in task.card_plots:
+        if name != "confusion":  # the candidate's alone
+            labels_drawn = [t.get_text() for t in plots[name].axes[0].get_legend().get_texts()]
+            assert any(t.startswith("production v1") for t in labels_drawn), name

@@ -22,7 +22,8 @@ import numpy as np
 from ..config import REPORTS_DIR, CliError, columns, load_params, params_hash
 from ..reports import markdown_table, read_report
 from . import card_plots
-from .evaluate import held_out, load_model
+from .compare import compare_metrics, holdout, load_version, metrics_table, score
+from .evaluate import load_model
 from .task import for_params
 
 CARD_DIR = REPORTS_DIR / "card"
@@ -41,13 +42,40 @@ def card(args):
             "reports/metrics.json, fairness.json or gates.json is missing: run "
             "`make pipeline` (dvc repro), whose evaluate stage writes them."
         )
-    frame, y_true, y_train = held_out(params, spec)
-    content, plots = build(task, model, frame, y_true, evaluated, settings(params))
+    frame, y_true, y_train = holdout(params, spec, params["data"]["path"])
+    production, versus = versus_production(params, task, frame, y_true, y_train,
+                                           evaluated["metrics"])  # fmt: skip
+    content, plots = build(task, model, frame, y_true, evaluated, settings(params), production)
+    content.update(versus)
     content["data"] = data_summary(params, spec, len(y_train), len(y_true), y_true)
     content["lineage"] = lineage(params)
     write(content, plots)
     print(f"Model card: {CARD_DIR / 'card.html'} ({len(plots)} plots, "
           f"{content['size_bytes'] // 1024} KiB).")  # fmt: skip
+
+
+def versus_production(params, task, frame, y_true, y_train, metrics):
+    """The version behind @production on the same test rows, as champion/challenger scores it
+    (compare.py): ((label, pipeline) or None, what the card says about it)."""
+    from ..data.training_data import production_version
+
+    name = params["registry"]["model_name"]
+    version = production_version(name)
+    if version is None:
+        return None, {"versus": f"No version of {name} has the production alias yet."}
+    label = f"production v{version.version}"
+    try:
+        model = load_version(name, version.version, "the production version")
+    except CliError as error:
+        return None, {"versus": f"Not compared with {label}: {error}"}
+    old = score(task, model, frame, y_true, y_train)["metrics"]
+    rows = compare_metrics(task, old, metrics, params["gates"].get("max_regression") or {})
+    table = metrics_table(rows, label, "candidate")
+    return (label, model), {
+        "versus": f"### Versus {label} (the same {len(frame)} test rows)\n\n{table}",
+        "versus_label": label,
+        "versus_rows": rows,
+    }
 
 
 def settings(params):
@@ -65,7 +93,7 @@ def build(task, model, frame, y_true, evaluated, chosen, production=None):
     """(card content, {plot name: figure or a sentence why it is undefined}).
 
     `production`: (label, pipeline) of the version behind @production, drawn beside."""
-    sides = [("candidate", model), *([production] if production else [])]
+    sides = [("candidate", model), *([production] if production else [])]  # drawn together
     plots = {name: card_plots.BY_NAME[name](task, sides, frame, y_true)
              for name in task.card_plots}  # fmt: skip
     seed = task.params["data"]["seed"]
@@ -322,6 +350,25 @@ def _img(images, name, alt):
     return f'<img src="data:image/png;base64,{images[name]}" alt="{html.escape(alt)}">'
 
 
+def _versus_html(content):
+    if not content.get("versus_rows"):
+        return f"<p>{html.escape(content['versus'])}</p>"
+    rows = [
+        (
+            r["metric"],
+            *("-" if v is None else f"{v:.4f}" for v in (r["old"], r["new"])),
+            "-" if r["gain"] is None else f"{r['gain']:+.4f}",
+        )
+        for r in content["versus_rows"]
+    ]
+    label = content["versus_label"]
+    return (
+        f"<p>Both scored on the same test rows; curves and importance below show both "
+        f"(candidate blue, {html.escape(label)} orange).</p>"
+        + _table(["metric", label, "candidate", "gain (positive: better)"], rows)
+    )
+
+
 def to_html(content, images):
     task = content["task"].replace("_", " ")
     data, lineage_found = content.get("data", {}), content.get("lineage", {})
@@ -332,8 +379,8 @@ def to_html(content, images):
         "<h2>Metrics (test split)</h2>",
         _table(["metric", "value"], _metrics_rows(content)),
     ]
-    if content.get("versus_html"):
-        parts += ["<h2>Versus production</h2>", content["versus_html"]]
+    if content.get("versus"):
+        parts += ["<h2>Versus production</h2>", _versus_html(content)]
     parts += ["<h2>Curves</h2>", '<div class="plots">']
     parts += [_img(images, n, n.replace("_", " ")) for n in curves]
     parts.append("</div>")
