@@ -5,10 +5,14 @@
 
 In one run, on the registered version the alias `candidate` points to:
   (a) our server (`serve`, registry mode), (b) `mlflow models serve --env-manager local`,
-  (c) the bare in-process `predict_proba` loop (the limit a server can approach),
-for single records at a fixed concurrency and for 10k-row batches. Load comes from
-bench/loadgen.py in its own process. Prints a table and ends with the line
-`ours/mlflow throughput X.XX p99 X.XX ours/bare X.XX batch/bare X.XX`.
+  (c) the bare in-process `predict_proba` loop (the limit a server can approach).
+Closed loop (each client sends when answered): capacity for single records and 10k-row
+batches. Its latencies hide stalls, so the tail is measured open loop: both servers get the
+same fixed schedules (50%, 80% and 100% of the slower one's capacity), ours one more at 80%
+of its own, and each latency runs from the request's scheduled send time. Load comes from
+bench/loadgen.py in its own process. Prints two tables and ends with the lines
+`ours/mlflow throughput X closed-loop p99 X open-loop p99 at 80% X ours/bare X batch/bare X`
+and `ours at 80% of its capacity: p99/p50 X`.
 Not a test: machines are noisy, so read the ratios of one run, not absolute numbers.
 """
 
@@ -30,6 +34,8 @@ ROOT = Path(__file__).resolve().parent.parent
 LOADGEN = ROOT / "bench" / "loadgen.py"
 WORK = ROOT / "build" / "bench"
 BATCH_ROWS = 10_000
+SHARES = (0.5, 0.8, 1.0)  # open-loop rates, as shares of the slower server's capacity
+OWN_SHARE = 0.8  # and one at this share of our own capacity
 
 
 def bake_default_project():
@@ -85,14 +91,15 @@ def server(command, project, ready_url, log_name):
         log.close()
 
 
-def load(url, body, concurrency, seconds):
-    path = WORK / "body.json"
+def load(url, body, concurrency, seconds, rate=None, headers=("application/json", None)):
+    """loadgen's result: closed loop, or open loop at `rate` requests per second."""
+    path = WORK / "body.bin"
     path.write_bytes(body)
-    done = subprocess.run(
-        [sys.executable, str(LOADGEN), "--url", url, "--body", str(path),
-         "-c", str(concurrency), "-s", str(seconds), "--warmup", "2"],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
+    command = [sys.executable, str(LOADGEN), "--url", url, "--body", str(path),
+               "-c", str(concurrency), "-s", str(seconds), "--warmup", "2",
+               "--content-type", headers[0], *(["--accept", headers[1]] if headers[1] else []),
+               *(["--rate", str(rate)] if rate else [])]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
     result = json.loads(done.stdout)
     assert result["failures"] == 0, f"{url}: {result['failures']} failed requests"
     return result
@@ -121,60 +128,86 @@ def records_of(project, count):
     return (rows * (count // len(rows) + 1))[:count]
 
 
-def measure(project, seconds, concurrency):
+def measure(project, seconds, concurrency, connections):
     import mlflow
     import pandas as pd
 
-    package, name = package_of(project), json.loads(
-        (project / "reports/register.json").read_text())["name"]  # fmt: skip
-    version = json.loads((project / "reports/register.json").read_text())["version"]
+    register = json.loads((project / "reports/register.json").read_text())
+    package, name, version = package_of(project), register["name"], register["version"]
     rows = records_of(project, BATCH_ROWS)
     one, batch = json.dumps(rows[0]).encode(), json.dumps({"records": rows}).encode()
     mlflow_one = json.dumps({"dataframe_records": rows[:1]}).encode()
     mlflow_batch = json.dumps({"dataframe_records": rows}).encode()
-    results = {}
+    closed, opened = {}, {}
 
     mlflow.set_tracking_uri(project_env(project)["MLFLOW_TRACKING_URI"])
     model = mlflow.sklearn.load_model(f"models:/{name}/{version}")
     frame_one, frame_batch = pd.DataFrame(rows[:1]), pd.DataFrame(rows)
-    results["bare", "single"] = bare_loop(lambda: model.predict_proba(frame_one), seconds)
-    results["bare", "batch"] = bare_loop(lambda: model.predict_proba(frame_batch), seconds)
+    closed["bare", "single"] = bare_loop(lambda: model.predict_proba(frame_one), seconds)
+    closed["bare", "batch"] = bare_loop(lambda: model.predict_proba(frame_batch), seconds)
     print("bare model measured", flush=True)
 
-    port = free_port()
-    ours = [sys.executable, "-m", package, "serve", "--port", str(port), "--alias", "candidate"]
-    with server(ours, project, f"http://127.0.0.1:{port}/ready", "ours.log"):
-        url = f"http://127.0.0.1:{port}"
-        results["ours", "single"] = load(f"{url}/predict", one, concurrency, seconds)
-        results["ours", "batch"] = load(f"{url}/predict/batch", batch, 1, seconds)
-    print("our server measured", flush=True)
-
-    port = free_port()
+    ours_port, theirs_port = free_port(), free_port()
+    ours = [sys.executable, "-m", package, "serve", "--port", str(ours_port), "--alias",
+            "candidate"]  # fmt: skip
     theirs = ["mlflow", "models", "serve", "-m", f"models:/{name}/{version}", "--env-manager",
-              "local", "-h", "127.0.0.1", "-p", str(port)]  # fmt: skip
-    with server(theirs, project, f"http://127.0.0.1:{port}/ping", "mlflow.log"):
-        url = f"http://127.0.0.1:{port}/invocations"
-        results["mlflow", "single"] = load(url, mlflow_one, concurrency, seconds)
-        results["mlflow", "batch"] = load(url, mlflow_batch, 1, seconds)
-    print("mlflow models serve measured", flush=True)
-    return results
+              "local", "-h", "127.0.0.1", "-p", str(theirs_port)]  # fmt: skip
+    urls = {"ours": f"http://127.0.0.1:{ours_port}/predict",
+            "mlflow": f"http://127.0.0.1:{theirs_port}/invocations"}  # fmt: skip
+    singles = {"ours": one, "mlflow": mlflow_one}
+    with (
+        server(ours, project, f"http://127.0.0.1:{ours_port}/ready", "ours.log"),
+        server(theirs, project, f"http://127.0.0.1:{theirs_port}/ping", "mlflow.log"),
+    ):
+        for who in ("ours", "mlflow"):  # capacity: closed loop
+            closed[who, "single"] = load(urls[who], singles[who], concurrency, seconds)
+        closed["ours", "batch"] = load(f"{urls['ours']}/batch", batch, 1, seconds)
+        closed["mlflow", "batch"] = load(urls["mlflow"], mlflow_batch, 1, seconds)
+        print("capacity measured (closed loop)", flush=True)
+        slower = min(closed[who, "single"]["rps"] for who in ("ours", "mlflow"))
+        for share in SHARES:  # the same offered rates for both, alternating
+            for who in ("ours", "mlflow"):
+                opened[who, share] = load(urls[who], singles[who], connections, seconds,
+                                          rate=share * slower)  # fmt: skip
+        own = OWN_SHARE * closed["ours", "single"]["rps"]
+        opened["ours", "own"] = load(urls["ours"], one, connections, seconds, rate=own)
+    print("open loop measured", flush=True)
+    return closed, opened, slower
 
 
-def report(results, concurrency):
-    lines = ["| server | requests | concurrency | req/s | rows/s | p50 ms | p99 ms |",
+def report(closed, opened, slower, concurrency, connections):
+    lines = ["Closed loop (capacity; latencies hide stalls):", "",
+             "| server | requests | concurrency | req/s | rows/s | p50 ms | p99 ms |",
              "|---|---|---|---|---|---|---|"]  # fmt: skip
-    for (who, kind), r in results.items():
+    for (who, kind), r in closed.items():
         rows = 1 if kind == "single" else BATCH_ROWS
         conc = concurrency if kind == "single" and who != "bare" else 1
         shape = "1 record" if kind == "single" else f"{BATCH_ROWS} rows"
         lines.append(f"| {who} | {shape} | {conc} | {r['rps']:,.1f} | {r['rps'] * rows:,.0f} | "
                      f"{r['p50_ms']:.2f} | {r['p99_ms']:.2f} |")  # fmt: skip
-    ours, theirs, bare = (results[w, "single"] for w in ("ours", "mlflow", "bare"))
+    lines += ["", f"Open loop (1 record, {connections} connections, latency from each "
+              "request's scheduled send time):", "",
+              "| offered req/s | of | ours p50 | ours p99 | ours p99.9 | mlflow p50 | mlflow p99 "
+              "| mlflow p99.9 | p99 ours/mlflow |",
+              "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for share in SHARES:
+        a, b = opened["ours", share], opened["mlflow", share]
+        lines.append(f"| {share * slower:,.0f} | {share:.0%} of the slower | {a['p50_ms']:.1f} | "
+                     f"{a['p99_ms']:.1f} | {a['p999_ms']:.1f} | {b['p50_ms']:.1f} | "
+                     f"{b['p99_ms']:.1f} | {b['p999_ms']:.1f} | "
+                     f"{a['p99_ms'] / b['p99_ms']:.2f} |")  # fmt: skip
+    own = opened["ours", "own"]
+    lines.append(f"| {own['rps']:,.0f} | {OWN_SHARE:.0%} of ours | {own['p50_ms']:.1f} | "
+                 f"{own['p99_ms']:.1f} | {own['p999_ms']:.1f} | | | | |")  # fmt: skip
+    ours, theirs, bare = (closed[w, "single"] for w in ("ours", "mlflow", "bare"))
+    at80 = opened["ours", 0.8]["p99_ms"] / opened["mlflow", 0.8]["p99_ms"]
     summary = (
         f"ours/mlflow throughput {ours['rps'] / theirs['rps']:.2f} "
-        f"p99 {ours['p99_ms'] / theirs['p99_ms']:.2f} "
+        f"closed-loop p99 {ours['p99_ms'] / theirs['p99_ms']:.2f} "
+        f"open-loop p99 at 80% {at80:.2f} "
         f"ours/bare {ours['rps'] / bare['rps']:.2f} "
-        f"batch/bare {results['ours', 'batch']['rps'] / results['bare', 'batch']['rps']:.2f}"
+        f"batch/bare {closed['ours', 'batch']['rps'] / closed['bare', 'batch']['rps']:.2f}\n"
+        f"ours at {OWN_SHARE:.0%} of its capacity: p99/p50 {own['p99_ms'] / own['p50_ms']:.1f}"
     )
     return "\n".join(lines), summary
 
@@ -183,14 +216,19 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--project", type=Path, help="a trained, registered project")
     parser.add_argument("--seconds", type=float, default=15, help="measured seconds per run")
-    parser.add_argument("--concurrency", type=int, default=16, help="single-record clients")
+    parser.add_argument("--concurrency", type=int, default=16,
+                        help="single-record clients of the closed loop")  # fmt: skip
+    parser.add_argument("--connections", type=int, default=64,
+                        help="connections of the open loop")  # fmt: skip
     args = parser.parse_args(argv)
     WORK.mkdir(parents=True, exist_ok=True)
     project = (args.project or bake_default_project()).resolve()
-    results = measure(project, args.seconds, args.concurrency)
-    table, summary = report(results, args.concurrency)
+    closed, opened, slower = measure(project, args.seconds, args.concurrency, args.connections)
+    table, summary = report(closed, opened, slower, args.concurrency, args.connections)
     (WORK / "serve.json").write_text(json.dumps(
-        {f"{who}/{kind}": r for (who, kind), r in results.items()}, indent=2) + "\n")  # fmt: skip
+        {"closed": {f"{who}/{kind}": r for (who, kind), r in closed.items()},
+         "open": {f"{who}/{share}": r for (who, share), r in opened.items()}},
+        indent=2) + "\n")  # fmt: skip
     print(table)
     print(summary)
 

@@ -1,5 +1,6 @@
 """Operations endpoints: /health, /ready (503 until the model is in), /version, /metrics, /docs."""
 
+import gc
 import json
 import threading
 
@@ -97,3 +98,21 @@ def test_docs_show_the_request_models_from_the_contract(client, spec):
     assert body["schema"] == {"$ref": "#/components/schemas/Record"}
     batch = document["components"]["schemas"]["BatchRequest"]["properties"]["records"]
     assert batch["items"] == {"$ref": "#/components/schemas/Record"}
+
+
+def test_a_served_model_is_frozen_out_of_the_collectors_way(model, serve_params, start_app,
+                                                            records, monkeypatch):  # fmt: skip
+    """Full collections walk every tracked object; the server freezes what is alive once its
+    model is in (serving/collector.py), so none of the model's objects are walked again."""
+    from sklearn.pipeline import Pipeline
+
+    from {{ cookiecutter.package }}.serving import collector
+
+    monkeypatch.setattr(collector, "_owned", True)  # as `serve` does for its process
+    try:
+        client = start_app(PathSource(MODEL_FILE, "m"), serve_params)
+        tracked = [o for o in gc.get_objects() if isinstance(o, Pipeline)]
+        assert gc.get_freeze_count() > 0 and not tracked, f"{len(tracked)} pipelines tracked"
+        assert client.post("/predict", json=records[0]).status_code == 200
+    finally:
+        gc.unfreeze()  # leave the test process as it was

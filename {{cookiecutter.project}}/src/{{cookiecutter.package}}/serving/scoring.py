@@ -11,6 +11,7 @@ import pandas as pd
 from ..config import columns
 from ..data.contract import serving_contract
 from ..training.task import for_params
+from . import collector
 from .batching import MicroBatcher
 from .metrics import Metrics, score_buckets
 from .prediction_log import PredictionLog, log_path
@@ -184,6 +185,7 @@ class Scorer:
 
     def _swap(self, model):
         self.model = model  # atomic: requests in flight finish on the old one
+        collector.settle()  # no full collection walks the model again
         self.metrics.serving(model)
         log.info("serving %s version %s from %s", model.name, model.version, self.source)
 

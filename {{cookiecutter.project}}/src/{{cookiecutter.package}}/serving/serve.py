@@ -16,6 +16,7 @@ from fastapi.responses import PlainTextResponse, Response
 from pydantic_core import to_json
 
 from ..config import PARAMS_FILE, CliError, load_params, load_schema
+from . import collector
 from .metrics import MetricsMiddleware
 from .model_source import PathSource, RegistrySource
 from .prediction_log import is_synthetic
@@ -205,6 +206,7 @@ def serve(args):
     import uvicorn
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    collector.own()
     params = load_params()
     source = source_from(args, params)
     source.latest_version()  # fail now, with a reason, when there is no such model
