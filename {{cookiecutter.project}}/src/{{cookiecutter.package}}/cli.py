@@ -66,6 +66,10 @@ VERBS = {
         "monitoring.monitor",
         "live performance: logged predictions joined to their outcomes (exit 4 on decay)",
     ),
+    "shadow-report": (
+        "monitoring.shadow_report",
+        "the served version against its shadow on the same live requests",
+    ),
     "retrain": (
         "monitoring.retrain",
         "on drift: branch with the new data appended, dvc repro, PR body",

@@ -42,13 +42,14 @@ def wait_until():
 
 @pytest.fixture
 def start_app(contract):
-    """start_app(source, params, ready=True, synthetic=True) -> TestClient of a running app
-    (lifespan on). Its requests say they are synthetic traffic, as every test's should, unless
-    synthetic is false (tests of the prediction log)."""
+    """start_app(source, params, ready=True, synthetic=True, shadow=None) -> TestClient of a
+    running app (lifespan on), with a shadow source if given. Its requests say they are
+    synthetic traffic, as every test's should, unless synthetic is false (tests of the
+    prediction log)."""
     running = []
 
-    def start(source, params, ready=True, synthetic=True):
-        app = create_app(source, params, contract)
+    def start(source, params, ready=True, synthetic=True, shadow=None):
+        app = create_app(source, params, contract, shadow_source=shadow)
         headers = SYNTHETIC if synthetic else None
         client = TestClient(app, headers=headers, raise_server_exceptions=False)
         client.__enter__()

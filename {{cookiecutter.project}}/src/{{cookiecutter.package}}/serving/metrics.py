@@ -162,6 +162,30 @@ class Metrics:
         )  # fmt: skip
         if p95_gate_ms is not None:
             self.p95_gate.set(p95_gate_ms / 1000)
+        self._shadow_metrics(r)
+
+    def _shadow_metrics(self, r):
+        """Of the shadow version (serving/shadow.py), when serve.shadow_alias names one."""
+        self.shadow_info = Gauge(
+            "shadow_model_info", "The shadow version scored beside the served one (value 1)",
+            ["version"], registry=r,
+        )  # fmt: skip
+        self.shadow_answers = Counter(
+            "shadow_answers", "Shadow answers by agreement with the served answer (same or "
+            "different)", ["agreement"], registry=r,
+        )  # fmt: skip
+        for agreement in ("same", "different"):
+            self.shadow_answers.labels(agreement)
+        self.shadow_latency = Histogram(
+            "shadow_predict_seconds", "Time of one shadow predict call (off the response path)",
+            buckets=LATENCY_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.shadow_errors = Counter(
+            "shadow_errors", "Shadow predict calls that failed (no request failed)", registry=r
+        )
+        self.shadow_dropped = Counter(
+            "shadow_rows_dropped", "Rows the shadow did not score: it fell behind", registry=r
+        )
 
     def ids_logged(self, written, dropped):
         self.ids_written.inc(written)
@@ -182,6 +206,11 @@ class Metrics:
         for stat, value in (("mean", mean), ("sd", sd)):
             if value is not None:
                 self.baseline_score.labels(model.version, stat).set(value)
+
+    def shadowing(self, model):
+        self.shadow_info.clear()
+        if model is not None:
+            self.shadow_info.labels(model.version).set(1)
 
     def desired(self, version):
         """The version the source says to serve (None: a file, nothing to follow)."""

@@ -5,6 +5,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import time
 
 import pandas as pd
 
@@ -16,12 +17,13 @@ from .batching import MicroBatcher
 from .metrics import Metrics, score_buckets
 from .prediction_log import PredictionLog, log_path
 from .request_models import request_schema
+from .shadow import SHADOW_SUFFIX, Shadow
 
 log = logging.getLogger(__name__)
 
 
 class Scorer:
-    def __init__(self, source, params, contract, environment):
+    def __init__(self, source, params, contract, environment, shadow_source=None):
         settings, spec = params["serve"], columns(params)
         self.source, self.poll_seconds = source, settings["poll_seconds"]
         self.max_batch_records = settings["max_batch_records"]
@@ -46,9 +48,23 @@ class Scorer:
             flush_seconds=settings.get("log_flush_seconds", 60),
             flush_rows=settings.get("log_flush_rows", 100_000),
         )  # fmt: skip
+        self.shadow = shadow_source and Shadow(
+            shadow_source, lambda version: self._servable(version, shadow_source), self.task,
+            self.metrics, self._shadow_log(settings, environment), self.poll_seconds,
+        )  # fmt: skip
         self.batcher = MicroBatcher(
             self._score_each, settings["batch_window_ms"], settings["batch_max_rows"],
             thread_setup=lambda: _limit_threads(settings["predict_threads"]),
+        )  # fmt: skip
+
+    def _shadow_log(self, settings, environment):
+        """The shadow's ids log: the environment's, under the name `<environment>-shadow`."""
+        name = f"{environment}{SHADOW_SUFFIX}"
+        return PredictionLog(
+            log_path(settings["prediction_log"], name), 0, settings["log_max_bytes"],
+            settings["log_backups"], kept=dict, flush_seconds=settings.get("log_flush_seconds", 60),
+            ids_path=log_path(settings["prediction_ids_log"], name, "prediction_ids_log"),
+            flush_rows=settings.get("log_flush_rows", 100_000),
         )  # fmt: skip
 
     @property
@@ -61,24 +77,31 @@ class Scorer:
         its neighbours; written to the prediction logs unless log is false (synthetic
         traffic). The answer is the task's: prediction and score, prediction and
         probabilities, or the value (training/task.py)."""
-        version, answer = await self.batcher.submit((model, record))
+        version, answer, predict_ms = await self.batcher.submit((model, record))
         if log:
             self.prediction_log.add([record], version, [answer], [prediction_id])
+        if self.shadow:
+            self.shadow.offer([record], [prediction_id], [answer], predict_ms, log)
         return version, answer
 
     async def score_many(self, model, records, ids, log=True):
         """(model version, answers) of a whole batch request."""
-        version, answers = await self.batcher.run_on_thread(self.score, model, records)
+        version, answers, predict_ms = await self.batcher.run_on_thread(self.score, model, records)
         if log:
             self.prediction_log.add(records, version, answers, ids)
+        if self.shadow:
+            self.shadow.offer(records, ids, answers, predict_ms, log)
         return version, answers
 
     def score(self, model, records):
         """Runs on the predict thread: one predict call for all these records. A request is
-        scored by the version whose schema validated it, even if a swap landed meanwhile."""
+        scored by the version whose schema validated it, even if a swap landed meanwhile.
+        (version, answers, milliseconds the predict call took)."""
+        start = time.perf_counter()
         arrays = model.schema.arrays(records)
         frame = pd.DataFrame(arrays, copy=False)
         answers = self.task.answers(model.pipeline, frame, model.labels)
+        predict_ms = (time.perf_counter() - start) * 1000
         for (column, kind), count in model.schema.unexpected(arrays):
             self._note_unexpected(model.version, column, kind, count)
         self.metrics.batch_rows.observe(len(records))
@@ -88,7 +111,7 @@ class Scorer:
         for label in set(predicted):
             self.metrics.predictions.labels(model.version, label).inc(predicted.count(label))
         self.metrics.scores.observe(model.version, [self.task.signal(a)[1] for a in answers])
-        return model.version, answers
+        return model.version, answers, predict_ms
 
     def _note_unexpected(self, version, column, kind, count):
         """Served, counted, and logged the first time per version, column and kind."""
@@ -102,9 +125,9 @@ class Scorer:
         results = [None] * len(items)
         for model in {id(model): model for model, _ in items}.values():  # one, but for a swap
             places = [i for i, (m, _) in enumerate(items) if m is model]
-            version, answers = self.score(model, [items[i][1] for i in places])
+            version, answers, predict_ms = self.score(model, [items[i][1] for i in places])
             for i, answer in zip(places, answers, strict=True):
-                results[i] = (version, answer)
+                results[i] = (version, answer, predict_ms)
         return results
 
     @contextlib.asynccontextmanager
@@ -113,6 +136,9 @@ class Scorer:
         self.prediction_log.start()
         tasks = [asyncio.create_task(self.batcher.run()),
                  asyncio.create_task(self.keep_model_current())]  # fmt: skip
+        if self.shadow:
+            self.shadow.start()
+            tasks.append(asyncio.create_task(self.shadow.keep_current(lambda: self.model)))
         try:
             yield
         finally:
@@ -120,6 +146,8 @@ class Scorer:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             self.batcher.close()
+            if self.shadow:
+                self.shadow.close()
             self.prediction_log.close()
 
     async def keep_model_current(self):
@@ -150,10 +178,11 @@ class Scorer:
         self._swap(model)
         self.problem = None
 
-    def _servable(self, version):
-        """Load a version and make its request models; refuse one that cannot score a record
-        its own contract accepts (its columns and the pipeline's disagree)."""
-        model = self.source.load(version)
+    def _servable(self, version, source=None):
+        """Load a version (of `source`, by default the server's) and make its request models;
+        refuse one that cannot score a record its own contract accepts (its columns and the
+        pipeline's disagree)."""
+        model = (source or self.source).load(version)
         contract = self._contract_of(model)
         schema = request_schema(contract, self.max_batch_records)
         labels = _class_labels(contract) if contract.get("positive_class") is not None else None

@@ -3,8 +3,9 @@
 POST /predict (one record), POST /predict/batch ({"records": [...]}), GET /health, /ready,
 /version, /metrics (Prometheus) and /docs. The model loads in the background at startup
 (/ready answers 503 until it is in), never per request; a registry model is then re-checked
-every `serve.poll_seconds` and swapped in when its alias moves. Settings: `serve:` in
-params.yaml.
+every `serve.poll_seconds` and swapped in when its alias moves. With a shadow
+(`serve.shadow_alias`), a second version scores the same requests off the response path
+(serving/shadow.py). Settings: `serve:` in params.yaml.
 """
 
 import asyncio
@@ -26,11 +27,12 @@ from .scoring import Scorer
 PATHS = ("/predict", "/predict/batch", "/health", "/ready", "/version", "/metrics")
 
 
-def create_app(source, params, contract, environment=None):
-    """The app for one model source; params and contract give settings and request models.
-    The environment names the prediction log: by default the alias followed, or `local`."""
+def create_app(source, params, contract, environment=None, shadow_source=None):
+    """The app for one model source (and a shadow's, if any); params and contract give
+    settings and request models. The environment names the prediction log: by default the
+    alias followed, or `local`."""
     environment = environment or getattr(source, "alias", None) or "local"
-    scorer = Scorer(source, params, contract, environment)
+    scorer = Scorer(source, params, contract, environment, shadow_source)
     app = FastAPI(
         title=f"{params['registry']['model_name']} server", lifespan=lambda _: scorer.running()
     )
@@ -108,10 +110,12 @@ def _add_routes(app, scorer, settings):
     @app.get("/version", responses={503: {"description": PROBLEMS[503]}})
     async def version():
         """The served model (name, version, alias, lineage), the version that should be
-        served, and why they differ."""
+        served, and why they differ; the shadow version and its status when there is one."""
         if scorer.model is None:
             return not_ready()
-        return {**scorer.model.describe(), "desired_version": scorer.desired, **_status(scorer)}
+        shadow = {"shadow": scorer.shadow.describe()} if scorer.shadow else {}
+        return {**scorer.model.describe(), "desired_version": scorer.desired, **_status(scorer),
+                **shadow}  # fmt: skip
 
     @app.get("/metrics", response_class=PlainTextResponse)
     async def prometheus_metrics():
@@ -202,6 +206,28 @@ def source_from(args, params):
     return RegistrySource(params["registry"]["model_name"], args.alias)
 
 
+def shadow_source_from(args, params, source):
+    """The shadow's source, or None: --shadow-model-path, else --shadow-alias."""
+    name = params["registry"]["model_name"]
+    if args.shadow_model_path:
+        shadow = PathSource(args.shadow_model_path, name)
+    elif args.shadow_alias:
+        if args.shadow_alias == getattr(source, "alias", None):
+            raise CliError(
+                f"The shadow alias {args.shadow_alias!r} is the alias this server serves: a "
+                "shadow scores another version. Name another alias (serve.shadow_alias, "
+                "--shadow-alias or $SHADOW_ALIAS), or leave it empty for no shadow."
+            )
+        shadow = RegistrySource(name, args.shadow_alias)
+    else:
+        return None
+    try:
+        shadow.latest_version()  # fail now, with a reason, when there is no such version
+    except CliError as error:
+        raise CliError(f"Shadow: {error}") from None
+    return shadow
+
+
 def serve(args):
     import uvicorn
 
@@ -210,9 +236,12 @@ def serve(args):
     params = load_params()
     source = source_from(args, params)
     source.latest_version()  # fail now, with a reason, when there is no such model
-    app = create_app(source, params, load_schema(), args.environment)
+    shadow = shadow_source_from(args, params, source)
+    app = create_app(source, params, load_schema(), args.environment, shadow)
     sock = listening_socket(args.host, args.port)
-    print(f"Serving {source} on http://{args.host}:{args.port} (docs at /docs)", flush=True)
+    beside = f", shadow {shadow}" if shadow else ""
+    print(f"Serving {source}{beside} on http://{args.host}:{args.port} (docs at /docs)",
+          flush=True)  # fmt: skip
     config = uvicorn.Config(app, access_log=False, log_level="warning")
     uvicorn.Server(config).run(sockets=[sock])
 
@@ -237,7 +266,8 @@ def listening_socket(host, port):
 
 
 def add_arguments(parser):
-    alias = load_params()["serve"]["alias"] if PARAMS_FILE.exists() else "candidate"
+    settings = load_params()["serve"] if PARAMS_FILE.exists() else {"alias": "candidate"}
+    alias, shadow = settings["alias"], settings.get("shadow_alias")
     parser.add_argument(
         "--host",
         default="127.0.0.1",
@@ -266,6 +296,18 @@ def add_arguments(parser):
         default=os.environ.get("MODEL_PATH"),
         help="serve this model directory or .joblib file instead of the registry "
         "(default $MODEL_PATH)",
+    )
+    parser.add_argument(
+        "--shadow-alias",
+        default=os.environ.get("SHADOW_ALIAS", shadow),
+        help="also score every request with the version behind this alias, off the response "
+        f"path (default $SHADOW_ALIAS or {shadow!r}, serve.shadow_alias; empty: no shadow)",
+    )
+    parser.add_argument(
+        "--shadow-model-path",
+        default=os.environ.get("SHADOW_MODEL_PATH"),
+        help="the shadow from an exported model directory instead of the registry "
+        "(default $SHADOW_MODEL_PATH)",
     )
 
 
