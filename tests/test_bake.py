@@ -74,6 +74,7 @@ COMMON = {
     "src/PKG/monitoring/thresholds.py", "src/PKG/monitoring/add_outcomes.py",
     "src/PKG/monitoring/monitor.py", "src/PKG/monitoring/monitor_plots.py",
     "src/PKG/monitoring/outcome_store.py", "tests/unit/test_outcomes.py",
+    "src/PKG/serving/shadow.py", "src/PKG/monitoring/shadow_report.py", "tests/api/test_shadow.py",
     "Dockerfile", ".dockerignore", "requirements-serve.txt", "requirements-serve.lock",
     "tests/load/locustfile.py", "tests/model/test_latency.py", "tests/unit/test_load_test.py",
     "tests/api/conftest.py", "tests/api/test_alias_following.py", "tests/api/test_endpoints.py",

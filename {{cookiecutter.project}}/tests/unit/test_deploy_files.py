@@ -72,3 +72,36 @@ def test_p95_is_the_nearest_rank():
     assert percentile(list(range(1, 101)), 95) == 95
     assert percentile([5.0], 95) == 5.0
     assert percentile([1, 2, 3, 100], 95) == 100
+
+
+def test_the_deploy_files_shadow_alias_reaches_the_server(monkeypatch):
+    """deploy/<env>.yaml shadow.alias: the local target's server gets --shadow-alias, a
+    kubernetes pod SHADOW_ALIAS (beside MODEL_VERSION); with none, neither."""
+    from {{ cookiecutter.package }}.deploy.kubernetes_target import set_image
+    from {{ cookiecutter.package }}.deploy.local_target import LocalTarget
+
+    settings = {**load_deploy("production"), "server": {"url": "http://127.0.0.1:8002"}}
+    assert "--shadow-alias" not in LocalTarget("production", settings).command()
+    shadowed = {**settings, "shadow": {"alias": "staging"}}
+    assert LocalTarget("production", shadowed).command()[-2:] == ["--shadow-alias", "staging"]
+    pod = {"spec": {"template": {"spec": {"containers": [{"name": "server", "env": []}]}}}}
+    set_image(pod, "image@sha256:1", "7", "staging")
+    set_image(pod, "image@sha256:2", "8", "staging")  # a redeploy replaces, never appends
+    (container,) = pod["spec"]["template"]["spec"]["containers"]
+    assert container["env"] == [{"name": "MODEL_VERSION", "value": "8"},
+                                {"name": "SHADOW_ALIAS", "value": "staging"}]  # fmt: skip
+
+
+def test_the_promotion_body_carries_the_shadow_report_of_the_version_promoted(
+    tmp_path, monkeypatch
+):
+    from {{ cookiecutter.package }}.deploy.promote import shadow_section
+
+    monkeypatch.chdir(tmp_path)
+    assert shadow_section("production", "3") == []  # no report: nothing to add
+    (tmp_path / "reports").mkdir()
+    report = {"versions": {"served": {"2": 900}, "shadow": {"3": 900}}}
+    (tmp_path / "reports/shadow-production.json").write_text(json.dumps(report))
+    (tmp_path / "reports/shadow-production.md").write_text("## Shadow: version 3 beside 2\n")
+    assert shadow_section("production", "3") == ["## Shadow: version 3 beside 2"]
+    assert shadow_section("production", "4") == []  # another version's shadow: not this PR's

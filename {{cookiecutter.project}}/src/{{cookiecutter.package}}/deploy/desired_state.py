@@ -53,6 +53,12 @@ def load_deploy(env):
     return settings
 
 
+def shadow_alias(settings):
+    """The alias whose version the environment's server scores in the shadow (deploy file
+    `shadow.alias`), or None: then serve.shadow_alias of params.yaml applies."""
+    return (settings.get("shadow") or {}).get("alias")
+
+
 def pinned_version(settings):
     """The registry version the file pins, as MLflow spells versions (a string), or None."""
     version = settings["model"]["version"]

@@ -27,7 +27,7 @@ import time
 import yaml
 
 from ..config import REPORTS_DIR, CliError, load_params
-from .desired_state import DeployFailed, image_ref
+from .desired_state import DeployFailed, image_ref, shadow_alias
 
 CONTAINER = "server"
 SERVER_PORT = 8000  # the container port of the Deployments; the Service listens on 80
@@ -36,7 +36,7 @@ SERVER_PORT = 8000  # the container port of the Deployments; the Service listens
 class KubernetesTarget:
     def __init__(self, env, settings):
         self.env, self.kubectl = env, os.environ.get("KUBECTL", "kubectl")
-        self.image = image_ref(settings)
+        self.image, self.shadow = image_ref(settings), shadow_alias(settings)
         if self.image is None:
             raise CliError(
                 f"deploy/{env}.yaml pins no image.digest: the kubernetes target runs "
@@ -136,7 +136,7 @@ class KubernetesTarget:
         objects = copy.deepcopy(self.objects)
         stable, canary = find_deployments(objects)
         for deployment in (stable, canary):
-            set_image(deployment, self.image, version)
+            set_image(deployment, self.image, version, self.shadow)
             annotations = deployment["metadata"].setdefault("annotations", {})
             # shown by `kubectl rollout history`
             annotations["kubernetes.io/change-cause"] = f"deploy --env {self.env}: model {version}"
@@ -225,12 +225,15 @@ def find_deployments(objects):
     return stable, canary
 
 
-def set_image(deployment, image, version):
+def set_image(deployment, image, version, shadow=None):
+    """The image and MODEL_VERSION; SHADOW_ALIAS when the deploy file names a shadow (the
+    pod then loads it from the registry: MLFLOW_TRACKING_URI, the `mlflow` Secret)."""
+    pinned = {"MODEL_VERSION": str(version), **({"SHADOW_ALIAS": shadow} if shadow else {})}
     for container in deployment["spec"]["template"]["spec"]["containers"]:
         if container["name"] == CONTAINER:
             container["image"] = image
-            env = [e for e in container.get("env", []) if e["name"] != "MODEL_VERSION"]
-            container["env"] = [*env, {"name": "MODEL_VERSION", "value": str(version)}]
+            env = [e for e in container.get("env", []) if e["name"] not in pinned]
+            container["env"] = [*env, *({"name": k, "value": v} for k, v in pinned.items())]
             return
     raise CliError(f"Deployment {deployment['metadata']['name']} has no container {CONTAINER!r}.")
 

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from ..config import PACKAGE, CliError, load_params
 from ..serving.probe import call
-from .desired_state import DeployFailed
+from .desired_state import DeployFailed, shadow_alias
 
 STATE_DIR = Path(".deploy")
 
@@ -36,6 +36,7 @@ class LocalTarget:
         self.state_file = STATE_DIR / f"{env}.json"
         self.log_file = STATE_DIR / f"{env}.log"
         self.process = None  # the Popen, when this command started the server
+        self.shadow = shadow_alias(settings)
 
     def describe(self):
         return f"the {self.env} server at {self.url}"
@@ -85,18 +86,7 @@ class LocalTarget:
         import subprocess
 
         STATE_DIR.mkdir(exist_ok=True)
-        command = [
-            sys.executable,
-            "-m",
-            PACKAGE,
-            "serve",
-            "--alias",
-            self.env,
-            "--host",
-            self.host,
-            "--port",
-            str(self.port),
-        ]
+        command = self.command()
         with open(self.log_file, "ab") as log:
             process = subprocess.Popen(
                 command,
@@ -115,6 +105,12 @@ class LocalTarget:
         self.state_file.write_text(json.dumps(state, indent=2) + "\n")
         self.process = process
         print(f"Started {self.describe()} (pid {process.pid}, log {self.log_file}).")
+
+    def command(self):
+        """`serve` of this environment's alias, with the deploy file's shadow if it has one."""
+        shadow = ["--shadow-alias", self.shadow] if self.shadow else []
+        return [sys.executable, "-m", PACKAGE, "serve", "--alias", self.env, "--host",
+                self.host, "--port", str(self.port), *shadow]  # fmt: skip
 
     def stop(self):
         pid = self.pid()

@@ -12,8 +12,8 @@ refused and nothing changes, unless `--override-reason TEXT` says why it should 
 reason is then kept on the version as the registry tag `promotion_override.ENV`.
 """
 
-from ..config import CliError, load_params
-from ..reports import markdown_table, write_report
+from ..config import REPORTS_DIR, CliError, load_params
+from ..reports import markdown_table, read_report, write_report
 from ..training.compare import REFUSED, champion_challenger
 from ..training.compare import markdown as comparison_markdown
 from ..training.task import BY_NAME, BinaryClassification
@@ -180,8 +180,18 @@ def pull_request_body(result, old, new):
     if contest["override_reason"]:
         parts.append(f"**Promoted over the refusal**, reason (registry tag `promotion_override."
                      f"{env}`): {contest['override_reason']}")  # fmt: skip
+    parts += shadow_section(env, version)
     parts += comparison_tables(old, new, old_label, new_label)
     return "\n\n".join(parts)
+
+
+def shadow_section(env, version):
+    """The live comparison of `make shadow-report` (reports/shadow-ENV.md), when the version
+    promoted is the one the environment's server scored in the shadow."""
+    found = read_report(f"shadow-{env}")
+    if not found or str(version) not in found.get("versions", {}).get("shadow", {}):
+        return []
+    return [(REPORTS_DIR / f"shadow-{env}.md").read_text().strip()]
 
 
 def comparison_tables(old, new, old_label, new_label):
