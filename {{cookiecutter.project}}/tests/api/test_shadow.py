@@ -132,10 +132,13 @@ def _labels(logged, shadowed, task):
 def _with_shadow(start_app, served, serve_params, pipeline, contract, wait_until, version="2"):
     client = start_app(served, serve_params, synthetic=False,
                        shadow=OneVersion(pipeline, version, contract))  # fmt: skip
-    wait_until(lambda: client.get("/version").json()["shadow"]["status"] != "off"
-               or "refused" in client.get("/version").json()["shadow"]["reason"],
+    wait_until(lambda: _settled(client.get("/version").json()["shadow"]),
                what="the shadow to load or be refused")  # fmt: skip
     return client
+
+
+def _settled(shadow):
+    return shadow["status"] == "scoring" or "refused" in shadow.get("reason", "")
 
 
 def _shadowed(client, metric):
