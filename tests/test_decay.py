@@ -49,12 +49,14 @@ def set_alias(project: Path, alias: str, version: int):
     ))  # fmt: skip
 
 
-def serve_and_send(project: Path, rows: pd.DataFrame, env: dict | None = None) -> dict:
-    """Serve @production for real, send the rows (ids included, target left out) in one
-    batch, stop the server so its logs are flushed; the server's answer."""
+def serve_and_send(project: Path, rows: pd.DataFrame, env: dict | None = None,
+                   shadow: str | None = None) -> dict:  # fmt: skip
+    """Serve @production for real (with the version behind `shadow` in the shadow), send the
+    rows (ids included, target left out) in one batch, stop the server so its logs are
+    flushed; the server's answer."""
     port = free_port()
     command = [sys.executable, "-m", PACKAGE, "serve", "--port", str(port), "--alias",
-               "production"]  # fmt: skip
+               "production", *(["--shadow-alias", shadow] if shadow else [])]  # fmt: skip
     server = subprocess.Popen(command, cwd=project, env={**project_env(project), **(env or {})},
                               stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)  # fmt: skip
     url = f"http://127.0.0.1:{port}"
@@ -245,13 +247,19 @@ def test_logs_and_outcomes_at_object_storage_urls(decay, object_storage, tmp_pat
     assert current["rows"] == SENT and all(f.startswith("s3://") for f in current["files"])
 
 
-def test_a_weaker_challenger_is_refused_promotion_with_the_table(decay, tmp_path):
-    project, _, _ = decay
+def weaker_challenger(project: Path):
+    """Version 2, @candidate: the same pipeline, regularised until it barely learns."""
     back_to_main(project)
     params = project / "params.yaml"
-    params.write_text(params.read_text().replace("    C: 1.0", "    C: 0.0001"))
-    run_in(project, "dvc", "repro", "--quiet")
-    run_in(project, "python", "-m", PACKAGE, "register")  # version 2, @candidate
+    if "    C: 0.0001" not in params.read_text():
+        params.write_text(params.read_text().replace("    C: 1.0", "    C: 0.0001"))
+        run_in(project, "dvc", "repro", "--quiet")
+        run_in(project, "python", "-m", PACKAGE, "register")
+
+
+def test_a_weaker_challenger_is_refused_promotion_with_the_table(decay, tmp_path):
+    project, _, _ = decay
+    weaker_challenger(project)
     staging = (project / "deploy/staging.yaml").read_text()
     refused = run_in(project, "python", "-m", PACKAGE, "promote", "--from", "candidate",
                      "--to", "staging", "--live-rows", "reports/monitor-rows.parquet",
@@ -278,3 +286,31 @@ def test_a_weaker_challenger_is_refused_promotion_with_the_table(decay, tmp_path
         "['promotion_override.staging'])"
     ))  # fmt: skip
     assert tag.stdout.strip() == "pilot: recall matters less"
+
+
+def test_a_shadow_challenger_is_compared_on_the_same_live_requests(decay, tmp_path):
+    """Production (v1) answers 600 new customers while the weaker challenger (v2, behind
+    `candidate`) scores them in the shadow; their outcomes arrive; `shadow-report` puts both
+    versions side by side on those requests, and v2's promotion PR carries the table."""
+    project, _, _ = decay
+    weaker_challenger(project)
+    rows = window(project, seed=23, shifted=False).head(600)
+    answer = serve_and_send(project, rows, shadow="candidate")
+    assert answer["model_version"] == "1"  # the answers are production's
+    rows[["customer_id", "churned"]].to_csv(tmp_path / "truth.csv", index=False)
+    run_in(project, "python", "-m", PACKAGE, "add-outcomes", str(tmp_path / "truth.csv"))
+    done = run_in(project, "python", "-m", PACKAGE, "shadow-report", "--environment",
+                  "production")  # fmt: skip
+    table = (project / "reports/shadow-production.md").read_text()
+    print("\n" + done.stdout + table)
+    result = json.loads((project / "reports/shadow-production.json").read_text())
+    assert result["versions"] == {"served": {"1": 600}, "shadow": {"2": 600}}
+    assert result["outcomes"]["rows"] == 600
+    served, shadow = (result["outcomes"]["metrics"][side] for side in ("served", "shadow"))
+    assert served["roc_auc"] > shadow["roc_auc"] and result["agreement"] < 1
+    assert "| on the same requests | served v1 | shadow v2 |" in table
+    assert "### Metrics on the 600 requests with an outcome" in table
+    run_in(project, "python", "-m", PACKAGE, "promote", "--from", "candidate", "--to",
+           "production", "--override-reason", "shadow trial")  # fmt: skip
+    body = (project / "reports/promote-production.md").read_text()
+    assert "## Shadow: version 2 beside version 1 (production)" in body
