@@ -12,7 +12,9 @@ same fixed schedules (50%, 80% and 100% of the slower one's capacity), ours one 
 of its own, and each latency runs from the request's scheduled send time. Load comes from
 bench/loadgen.py in its own process. Prints two tables and ends with the lines
 `ours/mlflow throughput X closed-loop p99 X open-loop p99 at 80% X ours/bare X batch/bare X`
-and `ours at 80% of its capacity: p99/p50 X`.
+and `ours at 80% of its capacity: p99/p50 X`. Then the cost of shadow serving: ours again with a
+shadow (the same version behind a second alias, so the shadow costs what the served model
+does), at the same offered rates as ours alone, alternating: `shadow p99 / p99 without X`.
 Not a test: machines are noisy, so read the ratios of one run, not absolute numbers.
 """
 
@@ -175,6 +177,54 @@ def measure(project, seconds, concurrency, connections):
     return closed, opened, slower
 
 
+def measure_shadow(project, closed, slower, seconds, connections):
+    """Open-loop p99 of ours with and without a shadow at the same two offered rates (80% of
+    the slower server's capacity and of ours), run back to back."""
+    from mlflow import MlflowClient
+
+    register = json.loads((project / "reports/register.json").read_text())
+    name, version = register["name"], register["version"]
+    uri = project_env(project)["MLFLOW_TRACKING_URI"]
+    MlflowClient(uri, uri).set_registered_model_alias(name, "bench-shadow", version)
+    body = json.dumps(records_of(project, 1)[0]).encode()
+    rates = {
+        "80% of the slower": 0.8 * slower,
+        f"{OWN_SHARE:.0%} of ours": OWN_SHARE * closed["ours", "single"]["rps"],
+    }
+    found, ports = {}, {"without": free_port(), "with": free_port()}
+    extras = {"without": [], "with": ["--shadow-alias", "bench-shadow"]}
+    servers = [
+        server([sys.executable, "-m", package_of(project), "serve", "--port", str(port),
+                "--alias", "candidate", *extras[who]], project,
+               f"http://127.0.0.1:{port}/ready", f"shadow-{who}.log")
+        for who, port in ports.items()
+    ]  # fmt: skip
+    with servers[0], servers[1]:
+        for label, rate in rates.items():  # alternating, as ours and mlflow above
+            for who, port in ports.items():
+                url = f"http://127.0.0.1:{port}/predict"
+                found[who, label] = rate, load(url, body, connections, seconds, rate=rate)
+    print("shadow measured", flush=True)
+    return found
+
+
+def shadow_report(found):
+    lines = ["", "Shadow serving (open loop, 1 record; the shadow is the same version under a "
+             "second alias):", "",
+             "| offered req/s | of | p50 without | p99 without | p50 with shadow | "
+             "p99 with shadow | p99 with/without |", "|---|---|---|---|---|---|---|"]  # fmt: skip
+    ratios = {}
+    for label in dict.fromkeys(label for _, label in found):
+        (rate, a), (_, b) = found["without", label], found["with", label]
+        ratios[label] = b["p99_ms"] / a["p99_ms"]
+        lines.append(f"| {rate:,.0f} | {label} | {a['p50_ms']:.1f} | {a['p99_ms']:.1f} | "
+                     f"{b['p50_ms']:.1f} | {b['p99_ms']:.1f} | {ratios[label]:.2f} |")  # fmt: skip
+    summary = "shadow p99 / p99 without: " + ", ".join(
+        f"{ratio:.2f} at {label}" for label, ratio in ratios.items()
+    )
+    return "\n".join(lines), summary
+
+
 def report(closed, opened, slower, concurrency, connections):
     lines = ["Closed loop (capacity; latencies hide stalls):", "",
              "| server | requests | concurrency | req/s | rows/s | p50 ms | p99 ms |",
@@ -225,12 +275,16 @@ def main(argv=None):
     project = (args.project or bake_default_project()).resolve()
     closed, opened, slower = measure(project, args.seconds, args.concurrency, args.connections)
     table, summary = report(closed, opened, slower, args.concurrency, args.connections)
+    shadow_table, shadow_summary = shadow_report(
+        measure_shadow(project, closed, slower, args.seconds, args.connections)
+    )
     (WORK / "serve.json").write_text(json.dumps(
         {"closed": {f"{who}/{kind}": r for (who, kind), r in closed.items()},
          "open": {f"{who}/{share}": r for (who, share), r in opened.items()}},
         indent=2) + "\n")  # fmt: skip
-    print(table)
+    print(table + shadow_table)
     print(summary)
+    print(shadow_summary)
 
 
 if __name__ == "__main__":
