@@ -19,6 +19,11 @@ Importance: by default the verdict weighs each feature by its share of the produ
 permutation importance (its model card; importance.py), so a shift in what drives predictions
 raises drift and a shift in a column the model ignores does not. `drift.weighting: equal`
 counts drifted columns instead (Evidently's own share).
+
+Engines: `drift.engine: stream` (the default) reads both sides in record batches and compares
+them one column at a time (drift_stream.py), so memory holds a column, not the window;
+`memory` reads both into pandas and hands Evidently every row (its report then shows them all).
+Both give the same verdicts and scores on the same data (tests/unit/test_drift.py).
 """
 
 import time
@@ -31,7 +36,7 @@ import pandas as pd
 from ..config import REPORTS_DIR, CliError, columns, load_params, load_schema
 from ..reports import markdown_table, write_report
 from ..serving.prediction_log import log_path
-from .drift_inputs import Monitored, contract_notes, read_table, reference_table
+from .drift_inputs import Monitored, contract_notes, read_table, reference_table, spool_table
 from .importance import WEIGHTINGS, column_weights
 from .thresholds import window_thresholds
 
@@ -40,6 +45,7 @@ HTML_FILE = REPORTS_DIR / "drift.html"
 COLUMN_KEYS = {"method", "threshold", "bins"}
 TOP_SHIFTS = 5
 MIN_WINDOW = 100  # the smallest drift.min_rows: below it every bin holds a handful of rows
+ENGINES = ("stream", "memory")
 
 
 @dataclass
@@ -59,6 +65,7 @@ class Settings:
     false_alarm_rate: float = 0.01
     numeric_bins: int | None = 20
     sample_rows: int | None = None
+    engine: str = "stream"  # or memory: both sides into pandas, every row through Evidently
     columns: dict = field(default_factory=dict)
 
     def bins(self, name):
@@ -89,6 +96,8 @@ def load_settings(params, monitored, args):
             isinstance(settings.bins(name), int) and settings.bins(name) >= 2
         ):
             raise CliError(f"params.yaml drift: the bins of {name} must be null or at least 2.")
+    if settings.engine not in ENGINES:
+        raise CliError(f"params.yaml drift.engine must be one of: {', '.join(ENGINES)}.")
     if settings.weighting not in WEIGHTINGS:
         raise CliError(f"params.yaml drift.weighting must be one of: {', '.join(WEIGHTINGS)}.")
     if not 0 < settings.drift_share <= 1:
@@ -263,22 +272,57 @@ def severity(result):
 # -- the verb ------------------------------------------------------------------------------------
 
 
-def load_inputs(params, monitored, settings, args):
+def load_inputs(params, monitored, settings, args, reader=read_table):
     """(reference, current): the current data first, so a broken file fails before the registry."""
     path, since = args.current or settings.current, None
     if not path:
         path = log_path(params["serve"]["prediction_log"], settings.environment)
         days = settings.window_days  # a URL log: the parts of the last days
         since = None if days is None else datetime.now(UTC) - timedelta(days=days)
-    current = read_table(path, monitored, "current", since=since)
-    if len(current.frame) < settings.min_rows:
+    current = reader(path, monitored, "current", since=since)
+    if current.rows < settings.min_rows:
         raise CliError(
-            f"The current data {current.source} has {len(current.frame)} rows, fewer than "
+            f"The current data {current.source} has {current.rows} rows, fewer than "
             f"drift.min_rows ({settings.min_rows}): wait for more traffic, or lower "
             f"drift.min_rows in params.yaml (at least {MIN_WINDOW}; smaller windows get higher "
             "thresholds, so they catch only larger shifts)."
         )
-    return reference_table(settings.reference, params, monitored, args.reference), current
+    reference = reference_table(settings.reference, params, monitored, args.reference, reader)
+    return reference, current
+
+
+def in_memory(params, monitored, settings, args, seed):
+    """drift.engine: memory: both sides as pandas frames, every row through Evidently."""
+    from .drift_stream import Streamed
+
+    reference, current = load_inputs(params, monitored, settings, args)
+    ref_raw, cur_raw = (sample(t.frame, settings.sample_rows, seed) for t in (reference, current))
+    sensitive = monitored.sensitive
+    absent = [n for n in sensitive if ref_raw[n].isna().all() or cur_raw[n].isna().all()]
+    compared = monitored.without(absent)
+    ref, cur, compared_as = prepare(ref_raw, cur_raw, compared, settings)
+    snapshot, per_column, dataset = compare(ref, cur, compared.sensitive, settings, seed)
+    for name, found in per_column.items():
+        found.update(
+            kind="numeric" if name in compared.numeric else "categorical",
+            sensitive=name in compared.sensitive,
+            compared_as=compared_as[name],  # what moved: only where it matters (medians cost)
+            shift=describe_shift(ref_raw[name], cur_raw[name]) if found["drifted"] else None,
+        )
+    notes, report = _contract_notes(current.frame, compared), {"evidently": "all rows"}
+    found = Streamed(per_column, dataset, snapshot, compared, absent, len(cur), notes, report)
+    return reference, current, found
+
+
+def streamed(params, monitored, settings, args, seed, folder):
+    """drift.engine: stream: both sides spooled under `folder`, compared a column at a time."""
+    from .drift_stream import compare_streamed
+
+    def reader(path, columns, role, **options):
+        return spool_table(path, columns, role, folder=f"{folder}/{role}", **options)
+
+    reference, current = load_inputs(params, monitored, settings, args, reader)
+    return reference, current, compare_streamed(reference, current, monitored, settings, seed)
 
 
 def drift(args):
@@ -287,25 +331,22 @@ def drift(args):
         (REPORTS_DIR / stale).unlink(missing_ok=True)  # never leave an old verdict behind
     params = load_params()
     spec = columns(params)
-    sensitive = spec.logged_only
-    monitored = Monitored(spec.numeric, spec.categorical, sensitive)
+    monitored = Monitored(spec.numeric, spec.categorical, spec.logged_only)
     settings = load_settings(params, monitored, args)
-    reference, current = load_inputs(params, monitored, settings, args)
     seed = params["data"]["seed"]
-    ref_raw, cur_raw = (sample(t.frame, settings.sample_rows, seed) for t in (reference, current))
-    absent = [n for n in sensitive if ref_raw[n].isna().all() or cur_raw[n].isna().all()]
-    compared = monitored.without(absent)
-    ref, cur, compared_as = prepare(ref_raw, cur_raw, compared, settings)
-    snapshot, per_column, dataset = compare(ref, cur, compared.sensitive, settings, seed)
+    if settings.engine == "memory":
+        reference, current, found = in_memory(params, monitored, settings, args, seed)
+    else:
+        from .drift_stream import remove, spool_folder
+
+        folder = spool_folder()
+        try:
+            reference, current, found = streamed(params, monitored, settings, args, seed, folder)
+        finally:
+            remove(folder)
+    per_column, dataset, compared = found.per_column, found.dataset, found.compared
     REPORTS_DIR.mkdir(parents=True, exist_ok=True)
-    snapshot.save_html(str(HTML_FILE))
-    for name, found in per_column.items():
-        found.update(
-            kind="numeric" if name in compared.numeric else "categorical",
-            sensitive=name in compared.sensitive,
-            compared_as=compared_as[name],  # what moved: only where it matters (medians cost)
-            shift=describe_shift(ref_raw[name], cur_raw[name]) if found["drifted"] else None,
-        )
+    found.snapshot.save_html(str(HTML_FILE))
     features = [name for name in per_column if name not in compared.sensitive]
     dataset = weigh(dataset, per_column, features, settings, params)
     result = {
@@ -316,11 +357,11 @@ def drift(args):
         "sensitive": {
             "compared": compared.sensitive,
             "drifted": [name for name in compared.sensitive if per_column[name]["drifted"]],
-            "not_compared": absent,
+            "not_compared": found.absent,
         },
         "columns": per_column,
         "window": {
-            "rows": len(cur),
+            "rows": found.rows,
             "false_alarm_rate": settings.false_alarm_rate,
             "raised_thresholds": [
                 name for name, r in per_column.items() if r["threshold"] > r["configured_threshold"]
@@ -329,7 +370,9 @@ def drift(args):
         "reference": reference.describe(),
         "current": current.describe(),
         "sampling": sampling(settings, reference, current, seed),
-        "contract": _contract_notes(current.frame, compared),
+        "contract": found.contract,
+        "engine": settings.engine,
+        "report": found.report,
         "html": str(HTML_FILE),
         "seconds": round(time.monotonic() - started, 1),
     }
@@ -353,7 +396,7 @@ def weigh(dataset, per_column, features, settings, params):
 
 def sampling(settings, reference, current, seed):
     rows = settings.sample_rows
-    used = rows is not None and max(len(reference.frame), len(current.frame)) > rows
+    used = rows is not None and max(reference.rows, current.rows) > rows
     return {"used": used, "sample_rows": rows, "seed": seed if used else None}
 
 
@@ -433,7 +476,15 @@ def markdown(result, html_link):
             for name, found in result["contract"].items()
         )
         lines += [f"Outside the data contract (schema.yaml): {notes}.", ""]
-    lines.append(f"Full Evidently report: [drift.html]({html_link})")
+    report = result["report"]
+    if report["evidently"] == "all rows":
+        lines.append(f"Full Evidently report: [drift.html]({html_link})")
+    else:
+        lines.append(
+            f"Evidently report: [drift.html]({html_link}), drawn from a seeded sample of "
+            f"{report['rows_per_side']:,} rows per side (seed {report['seed']}); the verdicts "
+            "above are computed on every row."
+        )
     return "\n".join(lines)
 
 

@@ -4,6 +4,12 @@ found through the production model's lineage.
 Tables are read with pyarrow (multi-threaded); text columns arrive as pandas categoricals (a
 small integer code per row instead of a Python string) and numbers as float32, so a
 million-row window costs seconds and a few hundred MiB.
+
+Larger windows are spooled instead (`spool_table`, drift.engine: stream): each file is read in
+record batches, checked as it goes, and its monitored columns written to a temporary Parquet
+part, which the comparison then reads one column at a time (drift_stream.py). A file pyarrow's
+typed reader refuses (text in a numeric column, mixed types) is read by the in-memory reader
+instead, so the error names the lines at fault exactly as there.
 """
 
 import codecs
@@ -12,12 +18,14 @@ import csv
 import dataclasses
 import json
 import re
+import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, timedelta
 from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.json as pa_json
 import pyarrow.parquet as pa_parquet
@@ -67,8 +75,35 @@ class Table:
     files: list = field(default_factory=list)
     details: dict = field(default_factory=dict)
 
+    @property
+    def rows(self):
+        return len(self.frame)
+
     def describe(self):
-        return {"source": self.source, "files": self.files, "rows": len(self.frame), **self.details}
+        return {"source": self.source, "files": self.files, "rows": self.rows, **self.details}
+
+
+@dataclass
+class Spooled:
+    """One side spooled to Parquet parts (its monitored columns, numbers as float32, text as
+    strings), read back a column at a time; `folder` is removed with the verb's temp folder."""
+
+    folder: Path
+    rows: int
+    columns: Monitored
+    source: str
+    files: list = field(default_factory=list)
+    details: dict = field(default_factory=dict)
+
+    def column(self, name):
+        """A column as the in-memory reader gives it: float32 numbers, categorical text."""
+        found = pa_parquet.read_table(self.folder, columns=[name]).column(name)
+        if name in self.columns.numeric:
+            return pd.Series(found.to_numpy(), name=name, dtype="float32")
+        return pd.Series(found.dictionary_encode().to_pandas(), name=name)
+
+    def describe(self):
+        return {"source": self.source, "files": self.files, "rows": self.rows, **self.details}
 
 
 # -- reading -----------------------------------------------------------------------------------
@@ -136,6 +171,100 @@ def read_table(path, columns, role, fmt=None, since=None):
                 "nothing to compare: fix the export or the logging of that column."
             )
     return Table(frame, str(path), [str(file) for file in files])
+
+
+def spool_table(path, columns, role, fmt=None, since=None, folder=None):
+    """read_table's checks and messages, in bounded memory: the file(s) read in record batches
+    into Parquet parts under `folder` (a temporary folder by default)."""
+    files = log_files(path, since)
+    if not files:
+        raise CliError(f"The {role} data {path} does not exist.{_hint(path, role)}")
+    folder = Path(folder or tempfile.mkdtemp(prefix=f"drift-{role}-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    rows, present = 0, dict.fromkeys(columns.names, 0)
+    for index, file in enumerate(files):
+        part = folder / f"part-{index:05d}.parquet"
+        counts = _spool_one(file, columns, role, fmt or file_format(file), part)
+        rows += counts.pop(None)
+        for name, count in counts.items():
+            present[name] += count
+    if not rows:
+        raise CliError(f"The {role} data {path} has no rows.{_hint(path, role)}")
+    for name in columns.without(columns.sensitive).names:  # a sensitive one may be left out
+        if not present[name]:
+            raise CliError(
+                f"Column {name!r} of the {role} data {path} is empty in every row, so there is "
+                "nothing to compare: fix the export or the logging of that column."
+            )
+    return Spooled(folder, rows, columns, str(path), [str(file) for file in files])
+
+
+def _spool_one(path, columns, role, fmt, part):
+    """One file's batches into `part`: {None: rows, column: values present}. Whatever the typed
+    batch reader refuses goes through the in-memory reader, whose checks name the lines."""
+    where = f"the {role} data {path}"
+    here = columns.without(set(columns.names) - set(_column_names(path, fmt, where)))
+    if here.without(columns.sensitive).names != columns.without(columns.sensitive).names:
+        _read_one(path, columns, role, fmt)  # raises, naming the missing columns
+    try:
+        return _write_part(_batches(path, here, fmt), columns, part)
+    except (pa.ArrowException, ValueError, _NotNumbers):
+        frame = _read_one(path, columns, role, fmt)[here.names]  # raises the clear error
+        table = _encode(pa.Table.from_pandas(frame, preserve_index=False), here.text)
+        return _write_part(table.to_batches(), columns, part)
+
+
+class _NotNumbers(Exception):
+    """A numeric column typed as text or booleans: the in-memory reader judges its values."""
+
+
+def _batches(path, columns, fmt):
+    if fmt == "csv":
+        read = pa_csv.ReadOptions(block_size=1 << 24)
+        yield from pa_csv.open_csv(path, read_options=read, convert_options=_csv_options(columns))
+    elif fmt == "jsonl":
+        read = pa_json.ReadOptions(block_size=1 << 24)
+        yield from pa_json.open_json(path, read_options=read, parse_options=_json_options(columns))
+    else:
+        with _opened(path) as source:
+            yield from pa_parquet.ParquetFile(source).iter_batches(
+                batch_size=1 << 20, columns=columns.names
+            )
+
+
+def _write_part(batches, columns, part):
+    schema, counts = _schema(columns), {None: 0}
+    with pa_parquet.ParquetWriter(part, schema, compression="none") as writer:
+        for batch in batches:
+            batch = _normalised(batch, columns, schema)
+            writer.write_batch(batch)
+            counts[None] += batch.num_rows
+            for name, values in zip(batch.schema.names, batch.columns, strict=True):
+                missing = values.null_count
+                if name in columns.numeric:
+                    missing += pc.sum(pc.is_nan(values)).as_py() or 0  # pandas: NaN is missing
+                counts[name] = counts.get(name, 0) + batch.num_rows - missing
+    return counts
+
+
+def _normalised(batch, columns, schema):
+    """A batch in the spool's schema: float32 numbers (as astype rounds them), string text, and
+    a sensitive column the file lacks as nulls."""
+    arrays = []
+    for name in schema.names:
+        if name not in batch.schema.names:
+            arrays.append(pa.nulls(batch.num_rows, pa.string()))
+            continue
+        values = batch.column(name)
+        if name in columns.numeric:
+            kind = values.type
+            if not (pa.types.is_integer(kind) or pa.types.is_floating(kind)
+                    or pa.types.is_null(kind)):  # fmt: skip
+                raise _NotNumbers(name)
+            arrays.append(values.cast(pa.float32(), safe=False))
+        else:
+            arrays.append(values.cast(pa.string()))
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
 def _hint(path, role):
@@ -218,13 +347,16 @@ def _listing(names, most=12):
     return ", ".join(shown) + more
 
 
-def _read_csv(path, columns):
+def _csv_options(columns):
     types = {name: pa.dictionary(pa.int32(), pa.string()) for name in columns.text}
     types |= {name: pa.float32() for name in columns.numeric}  # text in one fails: see lenient
-    options = pa_csv.ConvertOptions(
+    return pa_csv.ConvertOptions(
         column_types=types, include_columns=columns.names, strings_can_be_null=True
     )
-    return pa_csv.read_csv(path, convert_options=options)
+
+
+def _read_csv(path, columns):
+    return pa_csv.read_csv(path, convert_options=_csv_options(columns))
 
 
 def _read_parquet(path, columns):
@@ -241,14 +373,23 @@ def _opened(path):
     return fsspec.open(str(path), "rb")
 
 
-def _read_jsonl(path, columns):
-    """Streamed in blocks, parsing only the monitored keys (`_ts`, `_score`... are skipped)."""
-    schema = pa.schema(
+def _json_options(columns):
+    """Parse only the monitored keys (`_ts`, `_score`... are skipped)."""
+    return pa_json.ParseOptions(
+        explicit_schema=_schema(columns), unexpected_field_behavior="ignore"
+    )
+
+
+def _schema(columns):
+    return pa.schema(
         [(name, pa.float32()) for name in columns.numeric]
         + [(name, pa.string()) for name in columns.text]
     )
-    options = pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
-    reader = pa_json.open_json(path, parse_options=options)
+
+
+def _read_jsonl(path, columns):
+    """Streamed in blocks."""
+    reader = pa_json.open_json(path, parse_options=_json_options(columns))
     return pa.Table.from_batches(list(reader), schema=reader.schema)
 
 
@@ -336,22 +477,23 @@ def contract_notes(frame, contract, names):
 # -- the reference -------------------------------------------------------------------------------
 
 
-def reference_table(setting, params, columns, explicit=None):
-    """`--reference PATH`, a fixed file in params, or the production version's training data."""
+def reference_table(setting, params, columns, explicit=None, reader=read_table):
+    """`--reference PATH`, a fixed file in params, or the production version's training data,
+    read by `reader` (read_table, or spool_table)."""
     if explicit or setting not in (None, "", PRODUCTION_ALIAS):
-        table = read_table(explicit or setting, columns, "reference")
+        table = reader(explicit or setting, columns, "reference")
         table.details["chosen_by"] = "--reference" if explicit else "drift.reference"
         return table
     version = production_version(params["registry"]["model_name"])
     if version is None:
         fallback = params["data"]["path"]
-        table = read_table(fallback, columns, "reference")
+        table = reader(fallback, columns, "reference")
         table.details["chosen_by"] = "data.path: no model version has the production alias yet"
         return table
-    return _production_table(version, columns)
+    return _production_table(version, columns, reader)
 
 
-def _production_table(version, columns):
+def _production_table(version, columns, reader):
     tags = version.tags
     path, wanted, commit = tags.get("data_path"), tags.get("data_hash"), tags.get("git_commit", "")
     if not path or not wanted:
@@ -361,7 +503,7 @@ def _production_table(version, columns):
             "`make register`, or set drift.reference to a file (or pass --reference)."
         )
     location, found_in = locate_training_data(path, wanted, commit)
-    table = read_table(location, columns, "reference", fmt=file_format(path))
+    table = reader(location, columns, "reference", fmt=file_format(path))
     table.source = path
     table.details.update(
         chosen_by=f"lineage of {version.name} v{version.version} (@production)",
