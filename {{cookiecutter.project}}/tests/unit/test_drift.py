@@ -22,6 +22,7 @@ from {{ cookiecutter.package }}.monitoring.drift import (
     quantile_bins,
     run_evidently,
 )
+from {{ cookiecutter.package }}.monitoring import drift_stream
 from {{ cookiecutter.package }}.monitoring.drift_inputs import Monitored
 from {{ cookiecutter.package }}.monitoring.retrain import append_rows, labelled_rows
 from {{ cookiecutter.package }}.monitoring.thresholds import distance
@@ -228,6 +229,91 @@ def test_sampling_only_when_asked_and_reported(capsys):
     assert code == 0
     assert report()["sampling"] == {"used": True, "sample_rows": 500, "seed": 7}
     assert "500 random rows per side (seed 7)" in Path("reports/drift.md").read_text()
+
+
+def mixed(rows, seed, shift):
+    """The table with missing values in a number and a category, and a sensitive column."""
+    frame = table(rows, seed, amount_shift=shift, plans=(0.5 - shift / 40, 0.3, 0.2 + shift / 40))
+    rng = np.random.default_rng(seed)
+    frame.loc[rng.random(rows) < 0.05, "amount"] = np.nan
+    frame["plan"] = frame["plan"].astype(object)
+    frame.loc[rng.random(rows) < 0.03, "plan"] = None
+    frame["group"] = rng.choice(["x", "y", "z"], rows, p=[0.5, 0.3, 0.2])
+    return frame.drop(columns="label")
+
+
+def write_current(how, shift):
+    """The current window as the server's JSON-lines log with a rotation, or as Parquet parts
+    at a URL (file:// here; s3:// or gs:// in production)."""
+    first, second = mixed(700, seed=3, shift=shift), mixed(600, seed=4, shift=shift)
+    if how == "url parts":
+        Path("log").mkdir()
+        first.to_parquet("log/part-20261125T100000-a.parquet")
+        second.drop(columns="group").to_parquet("log/part-20261125T110000-b.parquet")
+        return ["--current", f"file://{Path('log').resolve()}"]
+    write_log_frame(first, ".1")
+    write_log_frame(second, "")
+    return []
+
+
+def write_log_frame(frame, suffix):
+    Path("logs").mkdir(exist_ok=True)
+    frame.assign(_ts="2026-11-25T10:00:00Z", _score=0.4).to_json(
+        f"logs/predictions-production.jsonl{suffix}", orient="records", lines=True
+    )
+
+
+def same(ours, theirs):
+    """Equal mappings, numbers to 9 digits (Evidently sums the shares in another order)."""
+    assert ours.keys() == theirs.keys()
+    for key, value in theirs.items():
+        number = isinstance(value, float) and not isinstance(ours[key], bool)
+        assert ours[key] == (pytest.approx(value, rel=1e-9) if number else value), key
+    return True
+
+
+def run_engine(capsys, engine, args):
+    set_drift(engine=engine)
+    code, out = drift(capsys, *args)
+    assert code in (0, DRIFT_EXIT), out.err
+    return code, report(), Path("reports/drift.md").read_text()
+
+
+@pytest.mark.parametrize("how", ["log files", "url parts", "sampled", "report from a sample"])
+@pytest.mark.parametrize("shift", [0, 4])
+def test_streamed_and_in_memory_drift_give_the_same_verdicts(capsys, monkeypatch, how, shift):
+    """drift.engine: stream (column at a time) against memory (every row through Evidently), on
+    the same files: the same verdicts, scores, thresholds, shifts and contract counts."""
+    params = yaml.safe_load(Path("params.yaml").read_text())
+    params["columns"]["sensitive"] = ["group"]
+    Path("params.yaml").write_text(yaml.safe_dump(params))
+    set_drift(columns={"visits": {"bins": None, "method": "ks"}, "plan": {"method": "psi"}})
+    Path("schema.yaml").write_text(yaml.safe_dump({"columns": {
+        "amount": {"dtype": "float", "nullable": False, "max": 60},
+        "plan": {"dtype": "str", "allowed": ["basic", "plus"]},
+    }}))  # fmt: skip
+    mixed(2500, seed=1, shift=0).to_csv("data/reference.csv", index=False)
+    args = write_current("url parts" if how == "url parts" else "log files", shift)
+    if how == "sampled":
+        args += ["--sample-rows", 900]
+    if how == "report from a sample":
+        monkeypatch.setattr(drift_stream, "REPORT_ROWS", 500)
+    code, streamed, streamed_md = run_engine(capsys, "stream", args)
+    memory_code, memory, _ = run_engine(capsys, "memory", args)
+    assert code == memory_code
+    for key in ("drift_detected", "drifted_columns", "sensitive", "contract", "window"):
+        assert streamed[key] == memory[key], key
+    assert same(streamed["dataset"], memory["dataset"])
+    assert streamed["contract"]  # the counts are compared, not two empty dicts
+    assert list(streamed["columns"]) == list(memory["columns"])
+    for name, found in memory["columns"].items():
+        assert same(streamed["columns"][name], found), name
+    if shift:
+        assert {"amount", "plan"} <= set(streamed["drifted_columns"])
+        assert streamed["sensitive"]["compared"] == ["group"]
+    sample = how == "report from a sample"
+    assert streamed["report"]["evidently"] == ("sample" if sample else "all rows")
+    assert ("drawn from a seeded sample of 500 rows per side" in streamed_md) is sample
 
 
 def bad_current(kind):

@@ -293,7 +293,8 @@ def _read_one(path, columns, role, fmt):
     for name in here.numeric:
         frame[name] = _numbers(frame[name], name, where, FIRST_LINE[fmt])
     for name in absent:  # a sensitive column this file does not carry: missing in every row
-        frame[name] = pd.Categorical([None] * len(frame))
+        empty = pd.Index([], dtype=object)  # text categories, so other files' unite with it
+        frame[name] = pd.Categorical([None] * len(frame), categories=empty)
     return frame[columns.names]
 
 
