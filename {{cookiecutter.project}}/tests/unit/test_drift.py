@@ -13,6 +13,7 @@ import yaml
 
 from {{ cookiecutter.package }}.cli import main
 from {{ cookiecutter.package }}.config import CliError
+from {{ cookiecutter.package }}.monitoring import drift_stream
 from {{ cookiecutter.package }}.monitoring.drift import (
     DRIFT_EXIT,
     MIN_WINDOW,
@@ -22,7 +23,6 @@ from {{ cookiecutter.package }}.monitoring.drift import (
     quantile_bins,
     run_evidently,
 )
-from {{ cookiecutter.package }}.monitoring import drift_stream
 from {{ cookiecutter.package }}.monitoring.drift_inputs import Monitored
 from {{ cookiecutter.package }}.monitoring.retrain import append_rows, labelled_rows
 from {{ cookiecutter.package }}.monitoring.thresholds import distance

@@ -316,7 +316,9 @@ def in_memory(params, monitored, settings, args, seed):
 
 def streamed(params, monitored, settings, args, seed, folder):
     """drift.engine: stream: both sides spooled under `folder`, compared a column at a time."""
-    from .drift_stream import compare_streamed
+    from .drift_stream import compare_streamed, import_evidently
+
+    import_evidently()  # in the background, while the files are read: a few seconds of start-up
 
     def reader(path, columns, role, **options):
         return spool_table(path, columns, role, folder=f"{folder}/{role}", **options)

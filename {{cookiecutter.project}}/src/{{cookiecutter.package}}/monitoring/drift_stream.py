@@ -7,16 +7,20 @@ categories or bins (jensenshannon, psi, kl_div, hellinger) is computed from thos
 the formulas of thresholds.py, which tests/unit/test_drift.py checks against Evidently's own;
 any other method (p-value tests, distances on raw values) is Evidently's ValueDrift on that one
 column. The dataset verdict is Evidently's rule: drift when the drifted features' share reaches
-drift.drift_share. So memory holds one column of each side, not the table: 10M rows cost
-about 80 MiB per numeric column.
+drift.drift_share. So memory holds a column of each side (WORKERS at a time), not the table:
+10M rows cost about 80 MiB per numeric column. The random draws of the window thresholds are
+made afterwards, column by column in the in-memory path's order, so they are the same.
 
 Evidently still writes drift.html, from the prepared columns of up to REPORT_ROWS rows per side
 (a seeded sample of the same rows in every column when the data is larger); drift.json and
 drift.md say which, and their verdicts are always those on every row.
 """
 
+import importlib
 import shutil
 import tempfile
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +32,8 @@ from .drift_inputs import Monitored, contract_notes
 from .thresholds import DISTANCES, counts, noise_threshold
 
 REPORT_ROWS = 50_000  # rows per side Evidently's HTML report is drawn from
+WORKERS = 2  # columns read at a time: numpy's sorting and binning release the GIL; each
+# worker holds one column of both sides, so more would multiply the memory too
 
 
 @dataclass
@@ -43,6 +49,13 @@ class Streamed:
     rows: int
     contract: dict
     report: dict
+
+
+def import_evidently():
+    """Evidently's import (seconds of class building) in a thread: the reading overlaps it, and
+    the report's own import later finds it done (or waits for it: imports hold a lock)."""
+    module = "evidently.presets"
+    threading.Thread(target=importlib.import_module, args=(module,), daemon=True).start()
 
 
 def spool_folder():
@@ -78,30 +91,27 @@ def compare_streamed(reference, current, monitored, settings, seed):
     ref_rows = reference.rows if ref_kept is None else len(ref_kept)
     cur_rows = current.rows if cur_kept is None else len(cur_kept)
     ref_shown, cur_shown = (positions(n, REPORT_ROWS, seed) for n in (ref_rows, cur_rows))
-    rng = np.random.default_rng(seed)  # drawn column by column in the in-memory path's order
     try:
         contract = load_schema()
     except CliError:
         contract = None  # no contract yet (custom data before `make schema`)
-    per_column, shown, notes = {}, ({}, {}), {}
-    for name in compared.names:
-        ref_raw = _taken(reference.column(name), ref_kept)
-        cur_full = current.column(name)
-        cur_raw = _taken(cur_full, cur_kept)
-        if contract is not None:
-            notes |= contract_notes(pd.DataFrame({name: cur_full}), contract, [name])
-        del cur_full
-        one = Monitored([name], []) if name in compared.numeric else Monitored([], [name])
-        ref, cur, compared_as = prepare(ref_raw.to_frame(), cur_raw.to_frame(), one, settings)
-        found = _column(name, ref[name], cur[name], settings, rng)
-        found.update(
-            kind="numeric" if name in compared.numeric else "categorical",
-            sensitive=name in compared.sensitive,
-            compared_as=compared_as[name],
-            shift=describe_shift(ref_raw, cur_raw) if found["drifted"] else None,
-        )
-        per_column[name] = found
-        shown[0][name], shown[1][name] = _taken(ref[name], ref_shown), _taken(cur[name], cur_shown)
+    sides = (reference, current, ref_kept, cur_kept, ref_shown, cur_shown)
+
+    def measure(name):
+        return _measure(name, compared, sides, settings, contract)
+
+    with ThreadPoolExecutor(WORKERS) as pool:
+        measured = dict(zip(compared.names, pool.map(measure, compared.names), strict=True))
+    rng = np.random.default_rng(seed)  # drawn column by column in the in-memory path's order
+    per_column, notes = {}, {}
+    for name, found in measured.items():
+        notes |= found.pop("notes")
+        per_column[name] = _verdict(name, found, settings, rng)
+        if per_column[name]["drifted"]:  # what moved, from the values: read them again
+            ref_raw = _taken(reference.column(name), ref_kept)
+            cur_raw = _taken(current.column(name), cur_kept)
+            per_column[name]["shift"] = describe_shift(ref_raw, cur_raw)
+    shown = [{name: found[key] for name, found in measured.items()} for key in ("ref", "cur")]
     features = [name for name in compared.names if name not in compared.sensitive]
     drifted = sum(per_column[name]["drifted"] for name in features)
     share = drifted / len(features)
@@ -119,20 +129,49 @@ def compare_streamed(reference, current, monitored, settings, seed):
     return Streamed(per_column, dataset, snapshot, compared, absent, cur_rows, notes, report)
 
 
-def _column(name, ref, cur, settings, rng):
-    """One prepared column's score, threshold and verdict, as compare() in drift.py finds it."""
+def _measure(name, compared, sides, settings, contract):
+    """What the verdict needs of one column, read alone: its counts per category or bin (or
+    the prepared values, for methods Evidently computes), the rows the report shows, and the
+    current values outside the contract."""
+    reference, current, ref_kept, cur_kept, ref_shown, cur_shown = sides
+    ref_raw = _taken(reference.column(name), ref_kept)
+    cur_full = current.column(name)
+    notes = {} if contract is None else contract_notes(cur_full.to_frame(), contract, [name])
+    cur_raw = _taken(cur_full, cur_kept)
+    del cur_full
+    one = Monitored([name], []) if name in compared.numeric else Monitored([], [name])
+    ref, cur, compared_as = prepare(ref_raw.to_frame(), cur_raw.to_frame(), one, settings)
+    ref, cur = ref[name], cur[name]
+    found = {"notes": notes, "ref": _taken(ref, ref_shown), "cur": _taken(cur, cur_shown),
+             "rows": len(cur), "kind": "numeric" if name in compared.numeric else "categorical",
+             "sensitive": name in compared.sensitive, "compared_as": compared_as[name]}  # fmt: skip
+    if _counted(settings.column(name, "method"), ref):
+        return {**found, "counts": (counts(ref), counts(cur))}
+    return {**found, "values": (ref, cur)}
+
+
+def _counted(method, prepared):
+    """Whether a column's distance is computed here from counts (else Evidently computes it)."""
+    return method in DISTANCES and isinstance(prepared.dtype, pd.CategoricalDtype)
+
+
+def _verdict(name, found, settings, rng):
+    """One column's score, threshold and verdict, as compare() in drift.py finds them."""
     method, configured = settings.column(name, "method"), settings.column(name, "threshold")
-    if method in DISTANCES and isinstance(ref.dtype, pd.CategoricalDtype):
-        ref_counts, cur_counts = counts(ref), counts(cur)
-        noise = noise_threshold(method, ref_counts, len(cur), settings.false_alarm_rate, rng)
+    if "counts" in found:
+        ref_counts, cur_counts = found["counts"]
+        noise = noise_threshold(method, ref_counts, found["rows"], settings.false_alarm_rate, rng)
         threshold = max(configured, noise)
         score = float(DISTANCES[method](ref_counts[None, :], cur_counts[None, :])[0])
-        found = {"score": score, "method": method, "threshold": float(threshold),
-                 "drifted": score >= threshold}  # fmt: skip  # distances drift at or above
-        return {**found, "configured_threshold": configured, "noise_threshold": noise}
-    snapshot = _evidently_column(name, ref, cur, method, configured)
-    found = read_snapshot(snapshot)[0][name]
-    return {**found, "configured_threshold": configured, "noise_threshold": None}
+        result = {"score": score, "method": method, "threshold": float(threshold),
+                  "drifted": score >= threshold}  # fmt: skip  # distances drift at or above
+    else:
+        noise = None
+        result = read_snapshot(_evidently_column(name, *found["values"], method, configured))[0]
+        result = result[name]
+    return {**result, "configured_threshold": configured, "noise_threshold": noise,
+            "kind": found["kind"], "sensitive": found["sensitive"],
+            "compared_as": found["compared_as"], "shift": None}  # fmt: skip
 
 
 def _evidently_column(name, ref, cur, method, threshold):
