@@ -68,7 +68,7 @@ lock: venv ## re-lock the generated project's dependencies (with hashes) from it
 dashboard: venv ## rebuild the generated project's Grafana dashboard (monitoring/grafana/dashboard.json) in code
 	python tools/dashboard.py
 
-bench-drift: venv ## time and peak memory of the generated `drift` verb at 10k, 100k, 1M rows x 20 columns
+bench-drift: venv ## time and peak memory of the generated `drift` verb at 10k to 10M rows x 20 columns
 	python bench/drift.py $(if $(ROWS),--rows $(ROWS))
 
 bench-serve: venv ## our server vs `mlflow models serve` vs the bare model (PROJECT=a trained one)
