@@ -18,6 +18,7 @@ from {{ cookiecutter.package }}.monitoring.drift import (
     DRIFT_EXIT,
     MIN_WINDOW,
     Settings,
+    bin_edges,
     compare,
     prepare,
     quantile_bins,
@@ -25,7 +26,7 @@ from {{ cookiecutter.package }}.monitoring.drift import (
 )
 from {{ cookiecutter.package }}.monitoring.drift_inputs import Monitored
 from {{ cookiecutter.package }}.monitoring.retrain import append_rows, labelled_rows
-from {{ cookiecutter.package }}.monitoring.thresholds import distance
+from {{ cookiecutter.package }}.monitoring.thresholds import counts, distance
 
 PARAMS = {
     "data": {"path": "data/reference.csv", "seed": 7},
@@ -553,6 +554,24 @@ def test_quantile_bins_keep_outliers_and_missing_values():
     assert cur_bins[0] == ref_bins.categories[0] and cur_bins[2] == ref_bins.categories[-1]
     assert pd.isna(cur_bins[3])
     assert pd.Series(ref_bins).value_counts().tolist() == [25, 25, 25, 25]
+
+
+def test_the_streamed_bin_counts_are_the_counts_of_the_bins():
+    """drift_stream counts bins by comparing float32 values with each cut: the same counts as
+    the in-memory codes (searchsorted in float64), on ties, cuts themselves and their
+    neighbours, infinities and missing values."""
+    rng = np.random.default_rng(5)
+    reference = pd.Series(np.r_[rng.integers(0, 5, 500), rng.normal(0, 1, 500) / 3, np.nan],
+                          dtype="float32")  # fmt: skip
+    for bins in (4, 20):
+        edges = bin_edges(reference.to_numpy(), bins)
+        near = edges.astype(np.float32)
+        current = pd.Series(np.r_[near, np.nextafter(near, np.float32(-np.inf)),
+                                  np.nextafter(near, np.float32(np.inf)), -np.inf, np.inf,
+                                  np.nan, rng.normal(0, 2, 300)], dtype="float32")  # fmt: skip
+        binned = quantile_bins(reference, current, bins)
+        for side, codes in zip((reference, current), map(pd.Series, binned), strict=True):
+            assert drift_stream.bin_counts(side, edges).tolist() == counts(codes).tolist()
 
 
 def test_retraining_needs_labelled_rows():
