@@ -336,6 +336,9 @@ def bad_current(kind):
         frame.head(0).to_csv("current.csv", index=False)
     elif kind == "too few rows":
         frame.head(50).to_csv("current.csv", index=False)
+    elif kind == "empty column":
+        frame.assign(visits=np.nan).to_parquet("current.parquet")  # NaN, not null, in Parquet
+        return "current.parquet"
     return "current.csv"
 
 
@@ -352,6 +355,7 @@ def bad_current(kind):
         ("empty file", "The current data current.csv is empty: no header, no rows."),
         ("header only", "The current data current.csv has no rows."),
         ("too few rows", "has 50 rows, fewer than drift.min_rows (200)"),
+        ("empty column", "Column 'visits' of the current data current.parquet is empty in every"),
         ("no file", "The current data nowhere.csv does not exist."),
     ],
 )

@@ -25,7 +25,6 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.json as pa_json
 import pyarrow.parquet as pa_parquet
@@ -85,22 +84,43 @@ class Table:
 
 @dataclass
 class Spooled:
-    """One side spooled to Parquet parts (its monitored columns, numbers as float32, text as
-    strings), read back a column at a time; `folder` is removed with the verb's temp folder."""
+    """One side in Parquet parts, read back a column at a time: parts spooled by spool_table
+    (monitored columns; numbers as float32, text as strings) and Parquet sources read in place.
+    Each part is (location, its monitored columns, rows)."""
 
-    folder: Path
-    rows: int
+    parts: list
     columns: Monitored
+    role: str
     source: str
     files: list = field(default_factory=list)
     details: dict = field(default_factory=dict)
 
+    @property
+    def rows(self):
+        return sum(rows for *_, rows in self.parts)
+
     def column(self, name):
         """A column as the in-memory reader gives it: float32 numbers, categorical text."""
-        found = pa_parquet.read_table(self.folder, columns=[name]).column(name)
+        kind = pa.float32() if name in self.columns.numeric else pa.string()
+        chunks = []
+        for location, names, rows in self.parts:
+            if name not in names:  # a sensitive column this file does not carry
+                chunks.append(pa.nulls(rows, kind))
+                continue
+            with _opened(location) as source:
+                values = pa_parquet.read_table(source, columns=[name]).column(name)
+            chunks += _normal(values, name, self.columns).chunks
+        found = pa.chunked_array(chunks, kind)
         if name in self.columns.numeric:
-            return pd.Series(found.to_numpy(), name=name, dtype="float32")
-        return pd.Series(found.dictionary_encode().to_pandas(), name=name)
+            series = pd.Series(found.to_numpy(), name=name, dtype="float32")
+        else:
+            series = pd.Series(found.dictionary_encode().to_pandas(), name=name)
+        if name not in self.columns.sensitive and series.isna().all():
+            raise CliError(
+                f"Column {name!r} of the {self.role} data {self.source} is empty in every row, "
+                "so there is nothing to compare: fix the export or the logging of that column."
+            )
+        return series
 
     def describe(self):
         return {"source": self.source, "files": self.files, "rows": self.rows, **self.details}
@@ -175,43 +195,47 @@ def read_table(path, columns, role, fmt=None, since=None):
 
 def spool_table(path, columns, role, fmt=None, since=None, folder=None):
     """read_table's checks and messages, in bounded memory: the file(s) read in record batches
-    into Parquet parts under `folder` (a temporary folder by default)."""
+    into Parquet parts under `folder` (a temporary folder by default); Parquet files whose
+    numeric columns hold numbers are read in place instead. A column empty in every row is
+    found when it is read (Spooled.column)."""
     files = log_files(path, since)
     if not files:
         raise CliError(f"The {role} data {path} does not exist.{_hint(path, role)}")
     folder = Path(folder or tempfile.mkdtemp(prefix=f"drift-{role}-"))
     folder.mkdir(parents=True, exist_ok=True)
-    rows, present = 0, dict.fromkeys(columns.names, 0)
-    for index, file in enumerate(files):
-        part = folder / f"part-{index:05d}.parquet"
-        counts = _spool_one(file, columns, role, fmt or file_format(file), part)
-        rows += counts.pop(None)
-        for name, count in counts.items():
-            present[name] += count
-    if not rows:
+    parts = [
+        _spool_one(file, columns, role, fmt or file_format(file), folder / f"part-{i:05d}.parquet")
+        for i, file in enumerate(files)
+    ]
+    table = Spooled(parts, columns, role, str(path), [str(file) for file in files])
+    if not table.rows:
         raise CliError(f"The {role} data {path} has no rows.{_hint(path, role)}")
-    for name in columns.without(columns.sensitive).names:  # a sensitive one may be left out
-        if not present[name]:
-            raise CliError(
-                f"Column {name!r} of the {role} data {path} is empty in every row, so there is "
-                "nothing to compare: fix the export or the logging of that column."
-            )
-    return Spooled(folder, rows, columns, str(path), [str(file) for file in files])
+    return table
 
 
 def _spool_one(path, columns, role, fmt, part):
-    """One file's batches into `part`: {None: rows, column: values present}. Whatever the typed
-    batch reader refuses goes through the in-memory reader, whose checks name the lines."""
+    """One file as a part (location, monitored columns it has, rows). Whatever the typed batch
+    reader refuses goes through the in-memory reader, whose checks name the lines."""
     where = f"the {role} data {path}"
     here = columns.without(set(columns.names) - set(_column_names(path, fmt, where)))
     if here.without(columns.sensitive).names != columns.without(columns.sensitive).names:
         _read_one(path, columns, role, fmt)  # raises, naming the missing columns
+    if fmt == "parquet":
+        with _opened(path) as source:
+            found = pa_parquet.ParquetFile(source)
+            types = {name: found.schema_arrow.field(name).type for name in here.numeric}
+            if all(_numeric(kind) for kind in types.values()):
+                return path, here.names, found.metadata.num_rows  # read in place
     try:
-        return _write_part(_batches(path, here, fmt), columns, part)
+        return part, columns.names, _write_part(_batches(path, here, fmt), columns, part)
     except (pa.ArrowException, ValueError, _NotNumbers):
         frame = _read_one(path, columns, role, fmt)[here.names]  # raises the clear error
         table = _encode(pa.Table.from_pandas(frame, preserve_index=False), here.text)
-        return _write_part(table.to_batches(), columns, part)
+        return part, columns.names, _write_part(table.to_batches(), columns, part)
+
+
+def _numeric(kind):
+    return pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_null(kind)
 
 
 class _NotNumbers(Exception):
@@ -233,38 +257,28 @@ def _batches(path, columns, fmt):
 
 
 def _write_part(batches, columns, part):
-    schema, counts = _schema(columns), {None: 0}
+    """The batches in the spool's schema into `part`: how many rows."""
+    schema, rows = _schema(columns), 0
     with pa_parquet.ParquetWriter(part, schema, compression="none") as writer:
         for batch in batches:
-            batch = _normalised(batch, columns, schema)
-            writer.write_batch(batch)
-            counts[None] += batch.num_rows
-            for name, values in zip(batch.schema.names, batch.columns, strict=True):
-                missing = values.null_count
-                if name in columns.numeric:
-                    missing += pc.sum(pc.is_nan(values)).as_py() or 0  # pandas: NaN is missing
-                counts[name] = counts.get(name, 0) + batch.num_rows - missing
-    return counts
+            arrays = [
+                _normal(batch.column(name), name, columns)
+                if name in batch.schema.names
+                else pa.nulls(batch.num_rows, pa.string())  # a sensitive column the file lacks
+                for name in schema.names
+            ]
+            writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=schema))
+            rows += batch.num_rows
+    return rows
 
 
-def _normalised(batch, columns, schema):
-    """A batch in the spool's schema: float32 numbers (as astype rounds them), string text, and
-    a sensitive column the file lacks as nulls."""
-    arrays = []
-    for name in schema.names:
-        if name not in batch.schema.names:
-            arrays.append(pa.nulls(batch.num_rows, pa.string()))
-            continue
-        values = batch.column(name)
-        if name in columns.numeric:
-            kind = values.type
-            if not (pa.types.is_integer(kind) or pa.types.is_floating(kind)
-                    or pa.types.is_null(kind)):  # fmt: skip
-                raise _NotNumbers(name)
-            arrays.append(values.cast(pa.float32(), safe=False))
-        else:
-            arrays.append(values.cast(pa.string()))
-    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+def _normal(values, name, columns):
+    """A column in the spool's types: float32 numbers (rounded as astype rounds), string text."""
+    if name in columns.numeric:
+        if not _numeric(values.type):
+            raise _NotNumbers(name)
+        return values.cast(pa.float32(), safe=False)
+    return values.cast(pa.string())
 
 
 def _hint(path, role):
