@@ -1,8 +1,9 @@
 """`drift` in bounded memory (drift.engine: stream, the default): the verdicts of the in-memory
 comparison, one column at a time.
 
-Both sides are spooled to Parquet parts in record batches (drift_inputs.spool_table), then each
-column is read back alone, binned on the reference's quantiles and counted. A distance on
+Both sides are spooled to Parquet parts in record batches (drift_inputs.spool_table; Parquet
+inputs are read in place), then each column is read back alone, binned on the reference's
+quantiles and counted (one comparison per cut, no code per row). A distance on
 categories or bins (jensenshannon, psi, kl_div, hellinger) is computed from those counts with
 the formulas of thresholds.py, which tests/unit/test_drift.py checks against Evidently's own;
 any other method (p-value tests, distances on raw values) is Evidently's ValueDrift on that one
@@ -46,8 +47,8 @@ WORKERS = 2  # columns read at a time: numpy's sorting and binning release the G
 
 @dataclass
 class Streamed:
-    """What the in-memory comparison gives drift(): per-column results, the dataset verdict,
-    the report's snapshot and how it was drawn, the columns compared."""
+    """What either engine gives drift(): per-column results, the dataset verdict, the report's
+    snapshot and how it was drawn, the columns compared."""
 
     per_column: dict
     dataset: dict
