@@ -22,3 +22,26 @@ summarize() {
     printf '## %s\n\n`%s` was not written: see the step log.\n\n' "$2" "$1" >> "$GITHUB_STEP_SUMMARY"
   fi
 }
+
+# run_verdict VERB FOUND OUTPUT TITLE [ARG...]: run a verb whose exit status is a verdict: 0
+# (nothing found) or FOUND (found) set the step output OUTPUT to false or true, and its
+# reports/VERB.md goes to the job summary; any other status is an error, whose message goes
+# there instead (no verdict, so nothing downstream acts), and is returned.
+run_verdict() {
+  local verb="$1" found="$2" output="$3" title="$4" errors status=0
+  shift 4
+  errors="$(mktemp)"
+  python -m "$PACKAGE" "$verb" "$@" 2> "$errors" || status=$?
+  cat "$errors" >&2
+  set_output report "reports/$verb.json"
+  case "$status" in
+    0) set_output "$output" false ;;
+    "$found") set_output "$output" true ;;
+    *)
+      { printf '## %s: the job could not run\n\n```\n' "$title"; cat "$errors"; printf '```\n\n'; } \
+        >> "$GITHUB_STEP_SUMMARY"
+      return "$status"
+      ;;
+  esac
+  summarize "reports/$verb.md" "$title"
+}

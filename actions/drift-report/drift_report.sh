@@ -9,20 +9,4 @@ args=(--html-link "$HTML_LINK")
 if [ -n "$CURRENT" ]; then args+=(--current "$CURRENT"); fi
 if [ -n "$REFERENCE" ]; then args+=(--reference "$REFERENCE"); fi
 
-errors="$(mktemp)"
-status=0
-python -m "$PACKAGE" drift "${args[@]}" 2> "$errors" || status=$?
-cat "$errors" >&2
-
-set_output report reports/drift.json
-case "$status" in
-  0) set_output drift-detected false ;;
-  3) set_output drift-detected true ;;
-  *)
-    # No verdict, so no retraining: the reason goes where people look.
-    { printf '## Data drift: the job could not run\n\n```\n'; cat "$errors"; printf '```\n\n'; } \
-      >> "$GITHUB_STEP_SUMMARY"
-    exit "$status"
-    ;;
-esac
-summarize reports/drift.md "Data drift"
+run_verdict drift 3 drift-detected "Data drift" "${args[@]}"

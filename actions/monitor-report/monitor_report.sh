@@ -10,20 +10,4 @@ if [ -n "$PREDICTIONS" ]; then args+=(--predictions "$PREDICTIONS"); fi
 if [ -n "$OUTCOMES" ]; then args+=(--outcomes "$OUTCOMES"); fi
 if [ -n "$ENVIRONMENT" ]; then args+=(--environment "$ENVIRONMENT"); fi
 
-errors="$(mktemp)"
-status=0
-python -m "$PACKAGE" monitor "${args[@]}" 2> "$errors" || status=$?
-cat "$errors" >&2
-
-set_output report reports/monitor.json
-case "$status" in
-  0) set_output decay-detected false ;;
-  4) set_output decay-detected true ;;
-  *)
-    # No verdict, so no retraining: the reason goes where people look.
-    { printf '## Live performance: the job could not run\n\n```\n'; cat "$errors"; printf '```\n\n'; } \
-      >> "$GITHUB_STEP_SUMMARY"
-    exit "$status"
-    ;;
-esac
-summarize reports/monitor.md "Live performance"
+run_verdict monitor 4 decay-detected "Live performance" "${args[@]}"
