@@ -38,6 +38,18 @@ def _one_class(y_true):
     return None
 
 
+def _curves(task, sides, frame, axes, trace):
+    """Each side's curve, its point at the threshold ringed in black, and the threshold's
+    legend entry. trace(scores, threshold) -> (x, y, index at the threshold, legend text)."""
+    threshold = task.params["model"]["threshold"]
+    for colour, (label, model) in zip(OKABE_ITO, sides, strict=False):
+        x, y, at, named = trace(task.output(model, frame), threshold)
+        axes.plot(x, y, color=colour, linestyle=_style(label), label=f"{label} ({named})")
+        axes.plot(x[at], y[at], "o", color=colour, markersize=8, markeredgecolor="black")
+    axes.plot([], [], "o", color="white", markeredgecolor="black",
+              label=f"threshold {threshold}")  # fmt: skip
+
+
 def roc(task, sides, frame, y_true):
     from sklearn.metrics import roc_auc_score, roc_curve
 
@@ -45,18 +57,14 @@ def roc(task, sides, frame, y_true):
         return note
     fig, axes = figure("ROC curve (test split)", "false positive rate (share of negatives)",
                        "true positive rate (share of positives)")  # fmt: skip
-    threshold = task.params["model"]["threshold"]
-    for colour, (label, model) in zip(OKABE_ITO, sides, strict=False):
-        scores = task.output(model, frame)
+
+    def trace(scores, threshold):
         fpr, tpr, cuts = roc_curve(y_true, scores)
-        auc = roc_auc_score(y_true, scores)
-        axes.plot(fpr, tpr, color=colour, linestyle=_style(label), label=f"{label} (AUC {auc:.3f})")
-        at = min(np.searchsorted(-cuts, -threshold, side="right") - 1, len(fpr) - 1)
-        axes.plot(fpr[max(at, 0)], tpr[max(at, 0)], "o", color=colour, markersize=8,
-                  markeredgecolor="black")  # fmt: skip
+        at = max(min(np.searchsorted(-cuts, -threshold, side="right") - 1, len(fpr) - 1), 0)
+        return fpr, tpr, at, f"AUC {roc_auc_score(y_true, scores):.3f}"
+
+    _curves(task, sides, frame, axes, trace)
     axes.plot([0, 1], [0, 1], linestyle=":", color="grey", label="chance")
-    axes.plot([], [], "o", color="white", markeredgecolor="black",
-              label=f"threshold {threshold}")  # fmt: skip
     axes.set(xlim=(0, 1), ylim=(0, 1.02))
     axes.legend(loc="lower right")
     return fig
@@ -69,20 +77,14 @@ def precision_recall(task, sides, frame, y_true):
         return note
     fig, axes = figure("Precision-recall curve (test split)", "recall (share of positives found)",
                        "precision (share of flagged rows that are positive)")  # fmt: skip
-    threshold = task.params["model"]["threshold"]
-    for colour, (label, model) in zip(OKABE_ITO, sides, strict=False):
-        scores = task.output(model, frame)
+
+    def trace(scores, threshold):
         precision, recall, cuts = precision_recall_curve(y_true, scores)
-        ap = average_precision_score(y_true, scores)
-        axes.plot(
-            recall, precision, color=colour, linestyle=_style(label), label=f"{label} (AP {ap:.3f})"
-        )
         at = min(np.searchsorted(cuts, threshold), len(cuts) - 1)
-        axes.plot(recall[at], precision[at], "o", color=colour, markersize=8,
-                  markeredgecolor="black")  # fmt: skip
+        return recall, precision, at, f"AP {average_precision_score(y_true, scores):.3f}"
+
+    _curves(task, sides, frame, axes, trace)
     axes.axhline(float(np.mean(y_true)), linestyle=":", color="grey", label="share of positives")
-    axes.plot([], [], "o", color="white", markeredgecolor="black",
-              label=f"threshold {threshold}")  # fmt: skip
     axes.set(xlim=(0, 1), ylim=(0, 1.02))
     axes.legend(loc="lower left")
     return fig
