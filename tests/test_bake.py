@@ -111,7 +111,7 @@ ONLY_WITH = {
                 "base/service.yaml", "base/hpa.yaml", "base/pdb.yaml", "base/prediction-logs.yaml",
                 *(f"overlays/{env}/{file}" for env in ("staging", "production")
                   for file in ("kustomization.yaml", "namespace.yaml", "server.yaml")),
-                "monitoring/prometheus-rule.yaml",
+                "monitoring/prometheus-rule.yaml", "monitoring/service-monitor.yaml",
             )
         } | {"src/PKG/monitoring/alert_rules.py", "tests/unit/test_alert_rules.py"},
     },

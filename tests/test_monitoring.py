@@ -40,6 +40,22 @@ def test_the_prometheus_rule_carries_the_same_rules(kubernetes_bake):
     assert not list(kubernetes_bake.rglob("__pycache__")), "the bake's hook left bytecode"
 
 
+def test_the_service_monitor_scrapes_the_job_the_rules_watch(kubernetes_bake):
+    """The Operator names the job after the Service it scrapes through; the rules select
+    job="<project>", so the ServiceMonitor must pick that Service and a port it has."""
+    k8s = kubernetes_bake / "deploy/k8s"
+    monitor = yaml.safe_load((k8s / "monitoring/service-monitor.yaml").read_text())
+    service = yaml.safe_load((k8s / "base/service.yaml").read_text())
+    assert (monitor["apiVersion"], monitor["kind"]) == ("monitoring.coreos.com/v1",
+                                                        "ServiceMonitor")  # fmt: skip
+    labels = service["metadata"]["labels"]
+    assert monitor["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    assert {e["port"] for e in monitor["spec"]["endpoints"]} <= {
+        p["name"] for p in service["spec"]["ports"]}  # fmt: skip
+    rules = (kubernetes_bake / "monitoring/prometheus/rules.yml").read_text()
+    assert f'job="{service["metadata"]["name"]}"' in rules
+
+
 def test_the_committed_dashboard_is_what_the_builder_writes(kubernetes_bake):
     spec = importlib.util.spec_from_file_location("dashboard", ROOT / "tools/dashboard.py")
     builder = importlib.util.module_from_spec(spec)
