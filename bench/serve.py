@@ -7,11 +7,13 @@ In one run, on the registered version the alias `candidate` points to:
   (a) our server (`serve`, registry mode), (b) `mlflow models serve --env-manager local`,
   (c) the bare in-process `predict_proba` loop (the limit a server can approach).
 Closed loop (each client sends when answered): capacity for single records and 10k-row
-batches. Its latencies hide stalls, so the tail is measured open loop: both servers get the
-same fixed schedules (50%, 80% and 100% of the slower one's capacity), ours one more at 80%
-of its own, and each latency runs from the request's scheduled send time. Load comes from
-bench/loadgen.py in its own process. Prints two tables and ends with the lines
-`ours/mlflow throughput X closed-loop p99 X open-loop p99 at 80% X ours/bare X batch/bare X`
+batches (JSON, and ours also as Arrow). Its latencies hide stalls, so the tail is measured
+open loop: both servers get the same fixed schedules (50%, 80% and 100% of the slower one's
+capacity), ours one more at 80% of its own, and each latency runs from the request's
+scheduled send time. Load comes from bench/loadgen.py in its own process. Prints two tables
+and ends with the lines
+`ours/mlflow throughput X closed-loop p99 X open-loop p99 at 80% X ours/bare X batch/bare X
+arrow/bare X` (batch: 10k rows as JSON; arrow: the same as an Arrow IPC stream, answered so)
 and `ours at 80% of its capacity: p99/p50 X`. Then the cost of shadow serving: ours again with a
 shadow (the same version behind a second alias, so the shadow costs what the served model
 does), at the same offered rates as ours alone, alternating: `shadow p99 / p99 without X`.
@@ -36,6 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 LOADGEN = ROOT / "bench" / "loadgen.py"
 WORK = ROOT / "build" / "bench"
 BATCH_ROWS = 10_000
+ARROW = "application/vnd.apache.arrow.stream"
 SHARES = (0.5, 0.8, 1.0)  # open-loop rates, as shares of the slower server's capacity
 OWN_SHARE = 0.8  # and one at this share of our own capacity
 
@@ -107,6 +110,17 @@ def load(url, body, concurrency, seconds, rate=None, headers=("application/json"
     return result
 
 
+def arrow_stream(rows):
+    """The rows as an Arrow IPC stream, the columnar body of /predict/batch."""
+    import pyarrow as pa
+
+    table = pa.Table.from_pylist(rows)
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
+
+
 def bare_loop(call, seconds):
     """Calls per second and per-call p50/p99 of `call()` in this process."""
     call()
@@ -164,6 +178,8 @@ def measure(project, seconds, concurrency, connections):
         for who in ("ours", "mlflow"):  # capacity: closed loop
             closed[who, "single"] = load(urls[who], singles[who], concurrency, seconds)
         closed["ours", "batch"] = load(f"{urls['ours']}/batch", batch, 1, seconds)
+        closed["ours", "arrow"] = load(f"{urls['ours']}/batch", arrow_stream(rows), 1, seconds,
+                                       headers=(ARROW, ARROW))  # fmt: skip
         closed["mlflow", "batch"] = load(urls["mlflow"], mlflow_batch, 1, seconds)
         print("capacity measured (closed loop)", flush=True)
         slower = min(closed[who, "single"]["rps"] for who in ("ours", "mlflow"))
@@ -232,7 +248,8 @@ def report(closed, opened, slower, concurrency, connections):
     for (who, kind), r in closed.items():
         rows = 1 if kind == "single" else BATCH_ROWS
         conc = concurrency if kind == "single" and who != "bare" else 1
-        shape = "1 record" if kind == "single" else f"{BATCH_ROWS} rows"
+        shape = {"single": "1 record", "batch": f"{BATCH_ROWS} rows",
+                 "arrow": f"{BATCH_ROWS} rows, Arrow in and out"}[kind]  # fmt: skip
         lines.append(f"| {who} | {shape} | {conc} | {r['rps']:,.1f} | {r['rps'] * rows:,.0f} | "
                      f"{r['p50_ms']:.2f} | {r['p99_ms']:.2f} |")  # fmt: skip
     lines += ["", f"Open loop (1 record, {connections} connections, latency from each "
@@ -256,7 +273,8 @@ def report(closed, opened, slower, concurrency, connections):
         f"closed-loop p99 {ours['p99_ms'] / theirs['p99_ms']:.2f} "
         f"open-loop p99 at 80% {at80:.2f} "
         f"ours/bare {ours['rps'] / bare['rps']:.2f} "
-        f"batch/bare {closed['ours', 'batch']['rps'] / closed['bare', 'batch']['rps']:.2f}\n"
+        f"batch/bare {closed['ours', 'batch']['rps'] / closed['bare', 'batch']['rps']:.2f} "
+        f"arrow/bare {closed['ours', 'arrow']['rps'] / closed['bare', 'batch']['rps']:.2f}\n"
         f"ours at {OWN_SHARE:.0%} of its capacity: p99/p50 {own['p99_ms'] / own['p50_ms']:.1f}"
     )
     return "\n".join(lines), summary

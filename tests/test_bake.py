@@ -65,6 +65,7 @@ COMMON = {
     "src/PKG/serving/metrics.py", "src/PKG/serving/model_source.py",
     "src/PKG/serving/prediction_log.py", "src/PKG/serving/request_models.py",
     "src/PKG/serving/request_body.py", "src/PKG/serving/collector.py",
+    "src/PKG/serving/columnar.py", "src/PKG/serving/column_rules.py", "tests/api/test_columnar.py",
     "src/PKG/serving/scoring.py", "src/PKG/serving/serve.py",
     "src/PKG/deploy/__init__.py", "src/PKG/deploy/deploy.py",
     "src/PKG/deploy/desired_state.py", "src/PKG/deploy/kubernetes_target.py",

@@ -18,6 +18,7 @@ from pydantic_core import to_json
 
 from ..config import PARAMS_FILE, CliError, load_params, load_schema
 from . import collector
+from .columnar import JSON, answer_format, body_format, write_answer
 from .metrics import MetricsMiddleware
 from .model_source import PathSource, RegistrySource
 from .prediction_log import is_synthetic
@@ -83,14 +84,22 @@ def _add_routes(app, scorer, settings):
               responses=_ok(responses["Batch"]))  # fmt: skip
     async def predict_batch(request: Request):
         """Score many records in one call; answers in the order of `records`, one
-        prediction_id each (the ids in a batch must differ)."""
+        prediction_id each (the ids in a batch must differ). The body may also be a table,
+        one row per record, by its Content-Type: an Arrow IPC stream
+        (`application/vnd.apache.arrow.stream`), Parquet (`application/vnd.apache.parquet`)
+        or CSV (`text/csv`); the answer is JSON, or an Arrow IPC stream or CSV with one row
+        per record when `Accept` asks for it."""
         body = await read_body(request, max_bytes, timeout)
         model = scorer.model
         if model is None:
             return not_ready()
-        records, ids = await asyncio.to_thread(_batch, model.schema, body)  # 10k: ~15 ms
+        kind = body_format(request.headers.get("content-type"))
+        records, ids = await asyncio.to_thread(_batch, model.schema, body, kind)
         logged = not is_synthetic(request.headers)
         version, answers = await scorer.score_many(model, records, ids, logged)
+        media = answer_format(request.headers.get("accept"))
+        if media != JSON:
+            return Response(write_answer(media, version, ids, answers), media_type=media)
         columns = {BATCH_KEYS[key]: [answer[key] for answer in answers] for key in fields}
         return _json({"model_version": version, "prediction_ids": ids, **columns})
 
@@ -123,10 +132,11 @@ def _add_routes(app, scorer, settings):
         return Response(scorer.metrics.render(), media_type=scorer.metrics.content_type)
 
 
-def _batch(schema, body):
-    """The validated records of a batch body and their prediction ids (off the event loop)."""
-    records = schema.batch(body)
-    return records, schema.prediction_ids(records)
+def _batch(schema, body, kind):
+    """The validated batch of a body and its prediction ids (off the event loop)."""
+    records = schema.batch(body, kind)
+    where = ("body", "rows") if kind != "json" else ("body", "records")
+    return records, schema.prediction_ids(records, where)
 
 
 def _status(scorer):
