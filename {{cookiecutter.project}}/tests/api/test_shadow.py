@@ -3,7 +3,9 @@ never depend on it, a shadow failure fails no request, a shadow that reads other
 refused while the server goes on, and `shadow-report` compares the two logs."""
 
 import argparse
+import copy
 import dataclasses
+import gc
 import json
 import shutil
 from datetime import UTC, datetime
@@ -230,3 +232,30 @@ def test_shadow_report_compares_both_versions_on_the_same_requests(
     table = (tmp_path / "reports/shadow-local.md").read_text()
     assert "| on the same requests | served vlocal | shadow v2 |" in table
     assert f"### Metrics on the {len(records)} requests with an outcome" in table
+
+
+class CopyingVersion(OneVersion):
+    """A version whose pipeline is a new object at every load, as a registry load makes."""
+
+    def load(self, version=None):
+        return dataclasses.replace(super().load(version), pipeline=copy.deepcopy(self.pipeline))
+
+
+def test_the_shadow_model_is_frozen_out_of_the_collectors_way(
+    shadows, served, serve_params, start_app, wait_until, monkeypatch
+):
+    """As the served model (serving/collector.py): the shadow loads after it, and is frozen
+    too, or every full collection would walk it."""
+    from sklearn.pipeline import Pipeline
+
+    from {{ cookiecutter.package }}.serving import collector
+
+    pipeline, contract = shadows["other"]
+    monkeypatch.setattr(collector, "_owned", True)  # as `serve` does for its process
+    try:
+        client = start_app(served, serve_params, shadow=CopyingVersion(pipeline, "2", contract))
+        wait_until(lambda: _settled(client.get("/version").json()["shadow"]), what="the shadow")
+        tracked = [o for o in gc.get_objects() if isinstance(o, Pipeline)]
+        assert not tracked, f"{len(tracked)} pipelines are still walked by the collector"
+    finally:
+        gc.unfreeze()  # leave the test process as it was

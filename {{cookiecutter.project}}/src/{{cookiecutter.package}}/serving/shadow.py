@@ -27,6 +27,8 @@ import time
 import numpy as np
 import pandas as pd
 
+from . import collector
+
 log = logging.getLogger(__name__)
 
 QUEUE_BATCHES = 1000  # scored batches waiting for the shadow before new ones are dropped
@@ -175,6 +177,7 @@ class Shadow:
         if self.model is not model:
             log.info("shadow: scoring version %s of %s beside version %s", model.version,
                      self.source, served.version)  # fmt: skip
+            collector.settle()  # out of the collector's way, as the served model
             self.metrics.shadowing(model)
         self.model, self.problem = model, None
 
