@@ -53,8 +53,8 @@ def monitor(args):
     rows = compare_metrics(task, training, live, settings.get("max_drop") or {})
     gates = live_gates(task, live, params["gates"])
     sampled = args.sampled or log_path(params["serve"]["prediction_log"], environment)
-    fairness, fairness_rows, fairness_notes = live_fairness(task, params, sampled, labelled,
-                                                             spec, since)  # fmt: skip
+    featured = sampled_rows(sampled, labelled, list(load_schema()["columns"]), since)  # once
+    fairness, fairness_rows, fairness_notes = live_fairness(task, params, featured, spec)
     fairness_gates = task.fairness_gates(fairness, params["gates"]) if fairness else []
     broken = [g for g in [*gates, *fairness_gates] if not g.passed]
     dropped = [r for r in rows if r["refuses"]]
@@ -71,7 +71,7 @@ def monitor(args):
         "fairness_rows": fairness_rows, "fairness_notes": fairness_notes,
         "fairness_gates": [g.as_dict() for g in fairness_gates],
         "decay": bool(broken or dropped),
-        "labelled_rows": write_labelled_rows(sampled, labelled, since),
+        "labelled_rows": write_labelled_rows(featured),
     }  # fmt: skip
     result["summary"] = summary(result, dropped, broken)
     write_report("monitor", result, markdown(result))
@@ -171,14 +171,13 @@ class _padded(dict):  # noqa: N801 (used as a function)
         return 0.0
 
 
-def live_fairness(task, params, sampled, labelled, spec, since):
+def live_fairness(task, params, rows, spec):
     """Fairness gaps per sensitive feature on the labelled rows that the sampled feature log
-    holds (it carries the sensitive columns). Groups with fewer than monitor.min_group_rows
-    such rows are left out and named; a feature with fewer than two groups left is not judged.
-    Returns (gaps by feature, rows used, notes)."""
+    holds (`sampled_rows`: it carries the sensitive columns). Groups with fewer than
+    monitor.min_group_rows such rows are left out and named; a feature with fewer than two
+    groups left is not judged. Returns (gaps by feature, rows used, notes)."""
     if not spec.sensitive:
         return {}, 0, []
-    rows = sampled_rows(sampled, labelled, spec.sensitive, since)
     least = params["monitor"]["min_group_rows"]
     found, notes = {}, []
     if rows.empty:
@@ -217,12 +216,11 @@ def sampled_rows(path, labelled, names, since=None):
     return labelled.merge(sampled, left_on="prediction_id", right_on="_prediction_id")
 
 
-def write_labelled_rows(sampled, labelled, since):
-    """reports/monitor-rows.parquet: the labelled predictions the sampled feature log holds,
-    as data set rows (every column of schema.yaml, the target from the outcomes); `retrain`
-    appends them to the training data when the window decayed."""
+def write_labelled_rows(rows):
+    """reports/monitor-rows.parquet: the labelled predictions the sampled feature log holds
+    (`sampled_rows`), as data set rows (every column of schema.yaml, the target from the
+    outcomes); `retrain` appends them to the training data when the window decayed."""
     names = list(load_schema()["columns"])
-    rows = sampled_rows(sampled, labelled, names, since)
     rows = rows[[n for n in names if n in rows.columns]]
     REPORTS_DIR.mkdir(parents=True, exist_ok=True)
     rows.to_parquet(ROWS_FILE, index=False)
