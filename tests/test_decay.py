@@ -21,6 +21,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
 
@@ -62,6 +63,8 @@ def serve_and_send(project: Path, rows: pd.DataFrame, env: dict | None = None,
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_ready(server, url)
+        if shadow:  # the shadow loads after the served model; what comes before is not shadowed
+            wait_for_shadow(server, url)
         records = json.loads(rows.drop(columns=["churned"]).to_json(orient="records"))
         body = json.dumps({"records": records}).encode()
         request = urllib.request.Request(f"{url}/predict/batch", data=body,
@@ -71,6 +74,18 @@ def serve_and_send(project: Path, rows: pd.DataFrame, env: dict | None = None,
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def wait_for_shadow(server, url, seconds=120):
+    deadline = time.monotonic() + seconds
+    while True:
+        assert server.poll() is None, "the server exited"
+        with urllib.request.urlopen(f"{url}/version", timeout=5) as answer:
+            shadow = json.load(answer)["shadow"]
+        if shadow["status"] == "scoring":
+            return
+        assert time.monotonic() < deadline, f"the shadow did not load in {seconds} s: {shadow}"
+        time.sleep(0.25)
 
 
 @pytest.fixture(scope="module")

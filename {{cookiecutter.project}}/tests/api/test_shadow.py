@@ -161,7 +161,7 @@ def test_a_failing_shadow_fails_no_request(shadows, served, serve_params, start_
 
 
 def test_a_shadow_that_reads_other_columns_is_refused_and_serving_goes_on(
-    shadows, served, serve_params, start_app, records, wait_until
+    shadows, served, serve_params, start_app, records, wait_until, metric
 ):
     pipeline, contract = shadows["narrow"]
     client = _with_shadow(start_app, served, serve_params, pipeline, contract, wait_until, "3")
@@ -171,6 +171,7 @@ def test_a_shadow_that_reads_other_columns_is_refused_and_serving_goes_on(
             f"requests than the served version local (it lacks {shadows['dropped']})"
             ) in shadow["reason"]  # fmt: skip
     assert client.post("/predict", json=records[0]).status_code == 200
+    assert metric(client, "shadow_rows_dropped_total") == 1  # served, and counted unshadowed
     assert client.get("/ready").json()["status"] == "ready"  # the served model is unharmed
     assert _log(serve_params, "local-shadow") == []
 

@@ -184,7 +184,9 @@ class Metrics:
             "shadow_errors", "Shadow predict calls that failed (no request failed)", registry=r
         )
         self.shadow_dropped = Counter(
-            "shadow_rows_dropped", "Rows the shadow did not score: it fell behind", registry=r
+            "shadow_rows_dropped",
+            "Rows the shadow did not score: it was loading or refused, or fell behind",
+            registry=r,
         )
 
     def ids_logged(self, written, dropped):

@@ -82,7 +82,8 @@ class Shadow:
 
     def offer(self, records, ids, answers, predict_ms, logged):
         """Hand a scored batch to the shadow; returns at once, whatever the shadow does."""
-        if self.model is None:
+        if self.model is None:  # loading or refused: these rows go unshadowed, and counted
+            self.metrics.shadow_dropped.inc(len(records))
             return
         try:
             self._queue.put_nowait((records, ids, answers, predict_ms, logged))
