@@ -244,7 +244,7 @@ class _NotNumbers(Exception):
 
 def _batches(path, columns, fmt):
     if fmt == "csv":
-        read = pa_csv.ReadOptions(block_size=1 << 24)
+        read = pa_csv.ReadOptions(block_size=1 << 22)  # parsed faster here than 1 or 16 MiB
         yield from pa_csv.open_csv(path, read_options=read, convert_options=_csv_options(columns))
     elif fmt == "jsonl":
         read = pa_json.ReadOptions(block_size=1 << 24)

@@ -11,7 +11,6 @@ from pathlib import Path
 
 from ..config import CliError
 from ..data.training_data import production_version
-from ..training.register import CARD_TAG
 
 WEIGHTINGS = ("importance", "equal")
 
@@ -44,6 +43,8 @@ def _card(setting, params):
     version = production_version(name)
     if version is None:
         return None, f"no version of {name} has the production alias yet"
+    from ..training.register import CARD_TAG  # brings scikit-learn: only once a version is live
+
     where = version.tags.get(CARD_TAG)
     if not where:
         return None, f"{name} version {version.version} (@production) has no model card"
