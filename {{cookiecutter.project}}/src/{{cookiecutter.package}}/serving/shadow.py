@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 
 QUEUE_BATCHES = 1000  # scored batches waiting for the shadow before new ones are dropped
 MOST_ROWS = 1024  # the shadow scores queued batches together, up to this many rows
+# and waits this long for them to gather: a predict call costs about as much for one row as
+# for a hundred, and each call holds the GIL the server's own requests need (bench-serve).
+GATHER_SECONDS = 0.1
 SHADOW_SUFFIX = "-shadow"  # environment of the shadow's ids log: production-shadow
 VALUE_TOLERANCE = 0.01  # two predicted values agree within 1% of the larger (regression)
 
@@ -105,10 +108,14 @@ class Shadow:
 
     def _score_forever(self):
         while (item := self._queue.get()) is not None:
-            batch = [item]
-            rows = len(item[0])
-            while rows < MOST_ROWS and not self._queue.empty():  # score what piled up at once
-                if (item := self._queue.get()) is None:
+            batch, rows = [item], len(item[0])
+            until = time.monotonic() + GATHER_SECONDS
+            while rows < MOST_ROWS and (wait := until - time.monotonic()) > 0:
+                try:
+                    item = self._queue.get(timeout=wait)
+                except queue.Empty:
+                    break
+                if item is None:
                     self._score_logged(batch)
                     return
                 batch.append(item)
