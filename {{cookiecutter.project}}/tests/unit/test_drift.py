@@ -13,7 +13,7 @@ import yaml
 
 from {{ cookiecutter.package }}.cli import main
 from {{ cookiecutter.package }}.config import CliError
-from {{ cookiecutter.package }}.monitoring import drift_stream
+from {{ cookiecutter.package }}.monitoring import drift_inputs, drift_stream
 from {{ cookiecutter.package }}.monitoring.drift import (
     DRIFT_EXIT,
     MIN_WINDOW,
@@ -285,6 +285,7 @@ def run_engine(capsys, engine, args):
 def test_streamed_and_in_memory_drift_give_the_same_verdicts(capsys, monkeypatch, how, shift):
     """drift.engine: stream (column at a time) against memory (every row through Evidently), on
     the same files: the same verdicts, scores, thresholds, shifts and contract counts."""
+    monkeypatch.setattr(drift_inputs, "CSV_SPLIT", 1000)  # the reference CSV read in ranges
     params = yaml.safe_load(Path("params.yaml").read_text())
     params["columns"]["sensitive"] = ["group"]
     Path("params.yaml").write_text(yaml.safe_dump(params))
@@ -359,7 +360,8 @@ def bad_current(kind):
         ("no file", "The current data nowhere.csv does not exist."),
     ],
 )
-def test_broken_current_data_is_an_error_with_the_reason(capsys, kind, reason):
+def test_broken_current_data_is_an_error_with_the_reason(capsys, monkeypatch, kind, reason):
+    monkeypatch.setattr(drift_inputs, "CSV_SPLIT", 1000)  # CSVs read in ranges, as large ones
     table(1000, seed=2, amount_shift=8).to_csv("old.csv", index=False)
     assert drift(capsys, "--current", "old.csv")[0] == DRIFT_EXIT  # leaves a drift verdict
     path = "nowhere.csv" if kind == "no file" else bad_current(kind)

@@ -16,9 +16,12 @@ import codecs
 import contextlib
 import csv
 import dataclasses
+import io
 import json
+import os
 import re
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, timedelta
 from pathlib import Path
@@ -39,6 +42,8 @@ FORMATS |= dict.fromkeys((".jsonl", ".ndjson", ".json"), "jsonl")
 FIRST_LINE = {"csv": 2, "jsonl": 1, "parquet": 1}  # line (row) number of index 0 in each format
 PART_TIME = re.compile(r"part-(\d{8}T\d{6})-")  # the UTC time a Parquet part of a log began
 PART_SPAN = timedelta(hours=1)  # a part older than its window by more holds none of it
+CSV_SPLIT = 64 << 20  # a larger CSV is spooled in CSV_RANGES byte ranges at once (pyarrow's
+CSV_RANGES = 2  # streaming reader parses on about one core; lines hold no newline, as it assumes)
 
 
 @dataclass(frozen=True)
@@ -204,8 +209,11 @@ def spool_table(path, columns, role, fmt=None, since=None, folder=None):
     folder = Path(folder or tempfile.mkdtemp(prefix=f"drift-{role}-"))
     folder.mkdir(parents=True, exist_ok=True)
     parts = [
-        _spool_one(file, columns, role, fmt or file_format(file), folder / f"part-{i:05d}.parquet")
+        part
         for i, file in enumerate(files)
+        for part in _spool_one(
+            file, columns, role, fmt or file_format(file), folder / f"part-{i:05d}.parquet"
+        )
     ]
     table = Spooled(parts, columns, role, str(path), [str(file) for file in files])
     if not table.rows:
@@ -214,7 +222,7 @@ def spool_table(path, columns, role, fmt=None, since=None, folder=None):
 
 
 def _spool_one(path, columns, role, fmt, part):
-    """One file as a part (location, monitored columns it has, rows). Whatever the typed batch
+    """One file as parts (location, monitored columns it has, rows). Whatever the typed batch
     reader refuses goes through the in-memory reader, whose checks name the lines."""
     where = f"the {role} data {path}"
     here = columns.without(set(columns.names) - set(_column_names(path, fmt, where)))
@@ -225,13 +233,64 @@ def _spool_one(path, columns, role, fmt, part):
             found = pa_parquet.ParquetFile(source)
             types = {name: found.schema_arrow.field(name).type for name in here.numeric}
             if all(_numeric(kind) for kind in types.values()):
-                return path, here.names, found.metadata.num_rows  # read in place
+                return [(path, here.names, found.metadata.num_rows)]  # read in place
     try:
-        return part, columns.names, _write_part(_batches(path, here, fmt), columns, part)
+        if fmt == "csv" and os.path.getsize(path) > CSV_SPLIT:
+            return _spool_csv_ranges(path, here, columns, part, _column_names(path, fmt, where))
+        return [(part, columns.names, _write_part(_batches(path, here, fmt), columns, part))]
     except (pa.ArrowException, ValueError, _NotNumbers):
         frame = _read_one(path, columns, role, fmt)[here.names]  # raises the clear error
         table = _encode(pa.Table.from_pandas(frame, preserve_index=False), here.text)
-        return part, columns.names, _write_part(table.to_batches(), columns, part)
+        return [(part, columns.names, _write_part(table.to_batches(), columns, part))]
+
+
+def _spool_csv_ranges(path, here, columns, part, header):
+    """A large CSV's byte ranges (split at line ends) spooled at once, each into its own part,
+    in file order."""
+    read = pa_csv.ReadOptions(block_size=1 << 22, column_names=header)
+
+    def spool(index, start, end):
+        piece = part.with_name(f"{part.stem}-{index}.parquet")
+        with open(path, "rb") as handle:
+            handle.seek(start)
+            source = pa.PythonFile(_Range(handle, end - start), mode="r")
+            batches = pa_csv.open_csv(source, read_options=read, convert_options=_csv_options(here))
+            return piece, columns.names, _write_part(batches, columns, piece)
+
+    ranges = _line_ranges(path, CSV_RANGES)
+    with ThreadPoolExecutor(len(ranges)) as pool:
+        return list(pool.map(spool, range(len(ranges)), *zip(*ranges, strict=True)))
+
+
+def _line_ranges(path, count):
+    """(start, end) byte offsets of `count` ranges of whole lines after the header line."""
+    size = os.path.getsize(path)
+    with open(path, "rb") as handle:
+        while not handle.readline().strip():  # the header: the first line that is not blank
+            pass
+        starts = [handle.tell()]
+        for index in range(1, count):
+            handle.seek(max(size * index // count, starts[-1]))
+            handle.readline()  # to the next line's start
+            starts.append(max(handle.tell(), starts[-1]))
+    return list(zip(starts, [*starts[1:], size], strict=True))
+
+
+class _Range(io.RawIOBase):
+    """At most `left` bytes of an open file, from where it stands."""
+
+    def __init__(self, handle, left):
+        super().__init__()
+        self.handle, self.left = handle, left
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        wanted = min(len(buffer), self.left)
+        got = self.handle.readinto(memoryview(buffer)[:wanted]) if wanted > 0 else 0
+        self.left -= got
+        return got
 
 
 def _numeric(kind):
