@@ -39,32 +39,20 @@ class Scorer:
         self.model = None  # replaced whole, never changed in place: a swap is one assignment
         self.desired = None  # the version the source says to serve, as last asked
         self.problem = "the model is loading"  # why that is not being served; None: it is
-        self.prediction_log = PredictionLog(
-            log_path(settings["prediction_log"], environment), settings["log_sample_rate"],
-            settings["log_max_bytes"], settings["log_backups"],
+        self.prediction_log = _prediction_log(
+            settings, environment, settings["log_sample_rate"], self.task.kept,
             on_write=self.metrics.log_written.inc, on_drop=self.metrics.log_dropped.inc,
-            ids_path=log_path(settings["prediction_ids_log"], environment, "prediction_ids_log"),
-            kept=self.task.kept, on_ids=self.metrics.ids_logged,
-            flush_seconds=settings.get("log_flush_seconds", 60),
-            flush_rows=settings.get("log_flush_rows", 100_000),
+            on_ids=self.metrics.ids_logged,
         )  # fmt: skip
+        # The shadow's answers: no sampled rows, an ids log under `<environment>-shadow`.
         self.shadow = shadow_source and Shadow(
             shadow_source, lambda version: self._servable(version, shadow_source), self.task,
-            self.metrics, self._shadow_log(settings, environment), self.poll_seconds,
+            self.metrics, _prediction_log(settings, f"{environment}{SHADOW_SUFFIX}", 0, dict),
+            self.poll_seconds,
         )  # fmt: skip
         self.batcher = MicroBatcher(
             self._score_each, settings["batch_window_ms"], settings["batch_max_rows"],
             thread_setup=lambda: _limit_threads(settings["predict_threads"]),
-        )  # fmt: skip
-
-    def _shadow_log(self, settings, environment):
-        """The shadow's ids log: the environment's, under the name `<environment>-shadow`."""
-        name = f"{environment}{SHADOW_SUFFIX}"
-        return PredictionLog(
-            log_path(settings["prediction_log"], name), 0, settings["log_max_bytes"],
-            settings["log_backups"], kept=dict, flush_seconds=settings.get("log_flush_seconds", 60),
-            ids_path=log_path(settings["prediction_ids_log"], name, "prediction_ids_log"),
-            flush_rows=settings.get("log_flush_rows", 100_000),
         )  # fmt: skip
 
     @property
@@ -217,6 +205,17 @@ class Scorer:
         collector.settle()  # no full collection walks the model again
         self.metrics.serving(model)
         log.info("serving %s version %s from %s", model.name, model.version, self.source)
+
+
+def _prediction_log(settings, environment, sample_rate, kept, **callbacks):
+    """The sampled and ids logs of one environment, as the `serve:` settings place them."""
+    return PredictionLog(
+        log_path(settings["prediction_log"], environment), sample_rate,
+        settings["log_max_bytes"], settings["log_backups"], kept=kept,
+        ids_path=log_path(settings["prediction_ids_log"], environment, "prediction_ids_log"),
+        flush_seconds=settings.get("log_flush_seconds", 60),
+        flush_rows=settings.get("log_flush_rows", 100_000), **callbacks,
+    )  # fmt: skip
 
 
 def _limit_threads(count):
