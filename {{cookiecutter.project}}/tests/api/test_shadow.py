@@ -116,7 +116,9 @@ def test_the_shadow_scores_every_request_and_changes_no_answer(
     assert {row["model_version"] for row in shadowed} == {"2"}
     frame = pd.DataFrame(records)[task.spec.features]
     expected = task.answers(pipeline, frame, _labels(logged, shadowed, task))
-    assert [row["prediction"] for row in shadowed] == [a["prediction"] for a in expected]
+    # approx: a regression model's sums depend on how many rows share a predict call
+    got = [row["prediction"] for row in shadowed]
+    assert got == pytest.approx([a["prediction"] for a in expected])
     assert all(row["predict_ms"] > 0 and row["served_predict_ms"] > 0 for row in shadowed)
     different = metric(client, "shadow_answers_total", agreement="different")
     assert different > 0  # a model of shuffled labels: the counts come from real answers
