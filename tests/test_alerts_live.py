@@ -109,10 +109,12 @@ def alertmanager_config(project, into, webhook):
 
 @pytest.fixture(scope="module")
 def watched(trained_project, tmp_path_factory):
-    """The served model (alias candidate), Prometheus and Alertmanager, all running."""
+    """The served model (alias candidate) with its pipeline file as a shadow, Prometheus and
+    Alertmanager, all running."""
     work = tmp_path_factory.mktemp("alerts")
     ports = {name: free_port() for name in ("server", "prometheus", "alertmanager")}
-    server = [sys.executable, "-m", "churn_model", "serve", "--port", str(ports["server"])]
+    server = [sys.executable, "-m", "churn_model", "serve", "--port", str(ports["server"]),
+              "--shadow-model-path", "models/model.joblib"]  # fmt: skip
     base = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     with contextlib.ExitStack() as stack:
         webhook = stack.enter_context(Webhook())

@@ -174,7 +174,60 @@ def build():
             )
         )  # fmt: skip
     )
-    return board.build()
+    return shadow_row(board).build()
+
+
+def shadow_row(board):
+    """serve.shadow_alias: the version scored beside the served one (serving/shadow.py)."""
+    answers = f"shadow_answers_total{{{JOB}}}"
+    return (
+        board.with_row(dashboard.Row("Shadow"))
+        .with_panel(
+            stat.Panel()
+            .title("Shadow version")
+            .datasource(SOURCE)
+            .span(6)
+            .height(8)
+            .with_target(query(f"max by (version) (shadow_model_info{{{JOB}}})", "{{version}}"))
+        )  # fmt: skip
+        .with_panel(
+            series(
+                "Shadow answers that differ from the served ones",
+                "percentunit",
+                (
+                    f'sum(rate(shadow_answers_total{{{JOB}, agreement="different"}}[30m])) '
+                    f"/ sum(rate({answers}[30m]))",
+                    "different",
+                ),
+                width=6,
+            )
+        )  # fmt: skip
+        .with_panel(
+            series(
+                "Served rows the shadow did not score (ShadowNotScoring)",
+                "percentunit",
+                (
+                    f"sum(rate(shadow_rows_dropped_total{{{JOB}}}[5m])) "
+                    f"/ sum(rate(predictions_total{{{JOB}}}[5m]))",
+                    "not scored",
+                ),
+                width=6,
+            )
+        )  # fmt: skip
+        .with_panel(
+            series(
+                "Shadow predict call against served request, p95",
+                "s",
+                (
+                    "histogram_quantile(0.95, sum by (le) (rate("
+                    f"shadow_predict_seconds_bucket{{{JOB}}}[5m])))",
+                    "shadow (per call)",
+                ),
+                (f"serving:predict_latency_p95_seconds:rate5m{{{JOB}}}", "served (per request)"),
+                width=6,
+            )
+        )  # fmt: skip
+    )
 
 
 def render():

@@ -158,6 +158,8 @@ def test_a_failing_shadow_fails_no_request(shadows, served, serve_params, start_
     statuses = [client.post("/predict", json=r).status_code for r in records[:5]]
     assert statuses == [200] * 5
     wait_until(lambda: metric(client, "shadow_errors_total") >= 1, what="the counted failure")
+    # every row of a failed call counts as not shadowed (the ShadowNotScoring alert reads it)
+    wait_until(lambda: metric(client, "shadow_rows_dropped_total") == 5, what="rows not scored")
     assert client.get("/ready").json()["status"] == "ready"
     assert _log(serve_params, "local-shadow") == []  # nothing logged for it
 

@@ -185,7 +185,7 @@ class Metrics:
         )
         self.shadow_dropped = Counter(
             "shadow_rows_dropped",
-            "Rows the shadow did not score: it was loading or refused, or fell behind",
+            "Rows the shadow did not score: it was loading, refused, behind, or failed",
             registry=r,
         )
 

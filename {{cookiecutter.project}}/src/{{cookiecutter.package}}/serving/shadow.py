@@ -5,8 +5,9 @@ $SHADOW_MODEL_PATH for an exported model directory) names the shadow. The server
 its own model as ever. Each scored batch is also handed to a bounded queue, and a thread of
 the shadow's own scores it with the shadow version, so no response waits for the shadow and
 a shadow failure never fails a request (it is counted: shadow_errors_total). When the shadow
-cannot keep up, batches are dropped and counted (shadow_rows_dropped_total) rather than
-queued without end.
+cannot keep up, batches are dropped rather than queued without end. Every row the shadow did
+not score (it was loading, refused, behind, or failed) is counted in
+shadow_rows_dropped_total, which the ShadowNotScoring alert divides by predictions_total.
 
 The shadow's answers go to their own ids log, `serve.prediction_ids_log` of the environment
 `<environment>-shadow`, under the prediction ids of the served answers, with both versions'
@@ -130,6 +131,7 @@ class Shadow:
             self._score(model, batch)
         except Exception as error:  # noqa: BLE001 (the served answers are already out)
             self.metrics.shadow_errors.inc()
+            self.metrics.shadow_dropped.inc(sum(len(item[0]) for item in batch))
             if model.version not in self._failed:  # once per version; the count says the rest
                 self._failed.add(model.version)
                 log.warning("the shadow version %s failed to score (counted in "
