@@ -13,7 +13,7 @@ export PATH := $(BIN):$(PATH)
 WORKERS ?= 3
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo test test-fast lint lock bench-drift bench-serve dashboard
+.PHONY: help venv demo test test-fast lint lock bench-drift bench-serve bench-ci dashboard
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' \
@@ -73,3 +73,6 @@ bench-drift: venv ## time and peak memory of the generated `drift` verb at 10k t
 
 bench-serve: venv ## our server vs `mlflow models serve` vs the bare model (PROJECT=a trained one)
 	python bench/serve.py $(if $(PROJECT),--project $(PROJECT))
+
+bench-ci: venv ## the generated ci.yml on a pull request under act: job, step and critical-path wall times (RUNS=2: then warm caches)
+	python bench/ci_path.py $(if $(RUNS),--runs $(RUNS))

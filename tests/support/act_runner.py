@@ -153,11 +153,14 @@ def run_workflow(
     inputs: dict[str, str] | None = None,
     env: dict[str, str] | None = None,
     token: str = "ghs_fake_actions_token",
+    cache: Path | None = None,
 ) -> Run:
     """Run `workflow` of `project` for `event` ({"name": ..., "payload": {...}}) under act.
 
     `job` runs that job and the ones it needs. Each call gets its own act folder and artifact
-    store under `tmp` (GitHub's artifacts live for one run)."""
+    store under `tmp` (GitHub's artifacts live for one run). The actions/cache stand-in keeps
+    its entries in `cache` (default: under `tmp`, a cold cache); runs given the same folder
+    share them, as a repository's runs share GitHub's cache."""
     tmp.mkdir(parents=True, exist_ok=True)
     event_file = tmp / "event.json"
     event_file.write_text(json.dumps(event["payload"]))
@@ -169,6 +172,7 @@ def run_workflow(
         "--no-cache-server", "--action-cache-path", str(tmp / "act"),
         "--env", f"GITHUB_API_URL={fake.url}", "--env", f"GITHUB_REPOSITORY={repository}",
         "--env", f"STANDIN_ARTIFACTS={artifacts}", "--env", f"STANDIN_REGISTRY={tmp / 'registry'}",
+        "--env", f"STANDIN_CACHE={cache or tmp / 'cache'}",
         "--env", f"STANDIN_UV={shutil.which('uv', path=str(Path(sys.executable).parent))}",
         "-s", f"GITHUB_TOKEN={token}",
     ]  # fmt: skip
