@@ -140,7 +140,7 @@ def main() -> None:
     workflow = ROOT / "{{cookiecutter.project}}/.github/workflows/ci.yml"
     if not args.log:
         args.log = run(args.runs)
-        workflow = WORK / "bake/.github/workflows/ci.yml"
+        workflow = WORK / "bake/churn-model/.github/workflows/ci.yml"
     for n, raw in enumerate(args.log, 1):
         print(f"\n## run {n}: {raw}\n")
         print(report(raw, workflow))
