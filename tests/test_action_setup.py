@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import subprocess
 import sys
 
 import pytest
@@ -31,9 +32,11 @@ def setup_env():
     return env
 
 
-def setup_uses(restore=None, workspace=None):
+def setup_uses(restore=None, workspace=None, venvs=None):
     """Stand-ins of the setup-python, setup-uv and cache steps. `restore`: a saved .dvc/cache
-    the cache step puts back into `workspace` (its effect on a hit); none: a miss."""
+    the cache step puts back into `workspace` (its effect on a hit); none: a miss. `venvs`:
+    a folder of saved environments, one per key, that cache/save fills and cache/restore
+    puts back into `workspace`; none: a miss, and nothing saved."""
     version = f"{sys.version_info.major}.{sys.version_info.minor}"
 
     def python(with_):
@@ -53,16 +56,28 @@ def setup_uses(restore=None, workspace=None):
         shutil.copytree(restore, workspace / with_["path"], dirs_exist_ok=True)
         return {"cache-hit": "true"}
 
+    def restore_venv(with_):
+        saved = venvs / with_["key"] if venvs else None
+        if saved is None or not saved.is_dir():
+            return {"cache-hit": "false", "cache-primary-key": with_["key"]}
+        shutil.copytree(saved, workspace / with_["path"], symlinks=True)
+        return {"cache-hit": "true", "cache-primary-key": with_["key"]}
+
+    def save_venv(with_):
+        if venvs:
+            shutil.copytree(workspace / with_["path"], venvs / with_["key"], symlinks=True)
+        return {}
+
     return UsesRecorder({"actions/setup-python": python, "astral-sh/setup-uv": uv,
-                         "actions/cache": cache})  # fmt: skip
+                         "actions/cache": cache, "actions/cache/restore": restore_venv,
+                         "actions/cache/save": save_venv})  # fmt: skip
 
 
-def run_setup(project, uses=None, **inputs):
+def run_setup(project, uses=None, env=None, **inputs):
     version = f"{sys.version_info.major}.{sys.version_info.minor}"
     given = {"package": PACKAGE, "python-version": version, **inputs}
-    return run_action(
-        ACTIONS / "setup", given, cwd=project, env=setup_env(), uses=uses or setup_uses()
-    )
+    return run_action(ACTIONS / "setup", given, cwd=project, env={**setup_env(), **(env or {})},
+                      uses=uses or setup_uses())  # fmt: skip
 
 
 @pytest.mark.slow
@@ -84,11 +99,47 @@ def test_setup_installs_the_lock_and_regenerates_the_example_data(tmp_path):
     key_hash = cache[0]["key"].removeprefix("dvc-Linux-")
     assert len(key_hash) == 64, "the key carries hashFiles('dvc.lock', '**/*.dvc')"
     assert md5(data) == recorded_md5(project / "data/raw/dataset.csv.dvc")
-    assert "## Environment" in result.summary
+    assert "`.venv` installed from `requirements.lock`" in result.summary
+    assert result.outputs["venv-cache-hit"] == "false"
+    # The environment, keyed on runner, exact Python and lock, is saved for the next job.
+    (restore,) = uses.called("actions/cache/restore")
+    assert restore["path"] == ".venv"
+    assert re.fullmatch(r"venv-Linux-X64-python3\.\d+(\.\d+)?-[0-9a-f]{64}", restore["key"])
+    assert uses.called("actions/cache/save") == [restore]
     # The environment really holds the project: the next Action runs from it alone.
     env = {**setup_env(), "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}"}
     check = run_action(ACTIONS / "data-check", {"package": PACKAGE}, cwd=project, env=env)
     assert not check.failed, check.log
+
+
+@pytest.mark.slow
+@pytest.mark.network  # installs the lock from the package index (the first job)
+def test_setup_restores_the_environment_from_the_cache_instead_of_installing(tmp_path):
+    """The second job of a run (or a re-run) gets .venv from the cache: no package index and
+    no uv cache needed, and it works where the first job's workspace never was."""
+    venvs = tmp_path / "cache"
+    venvs.mkdir()
+    first = bake(tmp_path / "first")
+    uses = setup_uses(workspace=first, venvs=venvs)
+    assert not run_setup(first, uses, **{"pull-data": "false"}).failed
+    assert len(list(venvs.iterdir())) == 1, "the first job saved its environment"
+    shutil.rmtree(first)  # the first job's runner is gone
+    second = bake(tmp_path / "second")
+    uses = setup_uses(workspace=second, venvs=venvs)
+    offline = {"UV_OFFLINE": "1", "UV_CACHE_DIR": str(tmp_path / "empty-uv-cache")}
+    result = run_setup(second, uses, env=offline, **{"pull-data": "false"})
+    assert not result.failed, result.log
+    assert result.outputs["venv-cache-hit"] == "true"
+    assert uses.called("actions/cache/save") == [], "a hit is not saved again"
+    assert "`.venv` restored from the cache, for `requirements.lock`" in result.summary
+    # Its scripts and the project (installed into it again, editable) run from the new place.
+    venv = second / ".venv/bin"
+    env = {**setup_env(), "PATH": f"{venv}{os.pathsep}{os.environ['PATH']}"}
+    for command in (["dvc", "version"], ["pytest", "--version"],
+                    ["python", "-m", PACKAGE, "--help"]):  # fmt: skip
+        done = subprocess.run(command, cwd=second, env=env, capture_output=True, text=True)
+        assert done.returncode == 0, f"{command}: {done.stderr}"
+    assert shutil.which("dvc", path=env["PATH"]) == str(venv / "dvc")
 
 
 @pytest.mark.slow
