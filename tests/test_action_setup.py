@@ -100,12 +100,9 @@ def test_setup_installs_the_lock_and_regenerates_the_example_data(tmp_path):
     assert len(key_hash) == 64, "the key carries hashFiles('dvc.lock', '**/*.dvc')"
     assert md5(data) == recorded_md5(project / "data/raw/dataset.csv.dvc")
     assert "`.venv` installed from `requirements.lock`" in result.summary
+    # By default no code comes from a cache (jobs that publish or deploy use the default).
     assert result.outputs["venv-cache-hit"] == "false"
-    # The environment, keyed on runner, exact Python and lock, is saved for the next job.
-    (restore,) = uses.called("actions/cache/restore")
-    assert restore["path"] == ".venv"
-    assert re.fullmatch(r"venv-Linux-X64-python3\.\d+(\.\d+)?-[0-9a-f]{64}", restore["key"])
-    assert uses.called("actions/cache/save") == [restore]
+    assert uses.called("actions/cache/restore") == uses.called("actions/cache/save") == []
     # The environment really holds the project: the next Action runs from it alone.
     env = {**setup_env(), "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}"}
     check = run_action(ACTIONS / "data-check", {"package": PACKAGE}, cwd=project, env=env)
@@ -119,15 +116,23 @@ def test_setup_restores_the_environment_from_the_cache_instead_of_installing(tmp
     no uv cache needed, and it works where the first job's workspace never was."""
     venvs = tmp_path / "cache"
     venvs.mkdir()
+    inputs = {"pull-data": "false", "cache-venv": "true"}
     first = bake(tmp_path / "first")
     uses = setup_uses(workspace=first, venvs=venvs)
-    assert not run_setup(first, uses, **{"pull-data": "false"}).failed
+    result = run_setup(first, uses, **inputs)
+    assert not result.failed, result.log
+    assert result.outputs["venv-cache-hit"] == "false"
+    # The environment, keyed on runner, exact Python and lock, is saved for the next job.
+    (restore,) = uses.called("actions/cache/restore")
+    assert restore["path"] == ".venv"
+    assert re.fullmatch(r"venv-Linux-X64-python3\.\d+(\.\d+)?-[0-9a-f]{64}", restore["key"])
+    assert uses.called("actions/cache/save") == [restore]
     assert len(list(venvs.iterdir())) == 1, "the first job saved its environment"
     shutil.rmtree(first)  # the first job's runner is gone
     second = bake(tmp_path / "second")
     uses = setup_uses(workspace=second, venvs=venvs)
     offline = {"UV_OFFLINE": "1", "UV_CACHE_DIR": str(tmp_path / "empty-uv-cache")}
-    result = run_setup(second, uses, env=offline, **{"pull-data": "false"})
+    result = run_setup(second, uses, env=offline, **inputs)
     assert not result.failed, result.log
     assert result.outputs["venv-cache-hit"] == "true"
     assert uses.called("actions/cache/save") == [], "a hit is not saved again"

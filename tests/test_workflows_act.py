@@ -147,14 +147,25 @@ def report_comments(github):
 
 
 @pytest.fixture(scope="module")
-def ci_pull_request(checkout, github, slim_base_image, tmp_path_factory):
+def ci_cache(tmp_path_factory):
+    """The Actions cache of the pull request's runs: the next run finds what one saved."""
+    return tmp_path_factory.mktemp("act-ci-cache")
+
+
+@pytest.fixture(scope="module")
+def ci_pull_request(checkout, github, slim_base_image, ci_cache, tmp_path_factory):
     """ci.yml on pull request #7 (a hyper-parameter change), every job."""
     head = checkout.branch("tune", lambda p: set_param(p, "C: 1.0", "C: 0.5"), "Tune C")
     event = pull_request_event(REPOSITORY, 7, "tune", head_sha=head)
-    run = run_workflow(checkout.path, "ci.yml", event, fake=github,
+    run = run_workflow(checkout.path, "ci.yml", event, fake=github, cache=ci_cache,
                        tmp=tmp_path_factory.mktemp("act-ci"))  # fmt: skip
     yield run
     subprocess.run(["podman", "rmi", "-f", f"{IMAGE}:{head}"], capture_output=True)
+
+
+def stored_keys(cache: Path) -> list[str]:
+    """The keys the cache stand-in holds (tests/support/standins/actions/cache/store.py)."""
+    return [json.loads(meta.read_text())["key"] for meta in cache.glob("*.json")]
 
 
 def ci_head(run) -> str:
@@ -165,7 +176,8 @@ class TestCiWorkflow:
     """One bake pushed to a bare origin: ci.yml on a pull request and on main, and cd.yml
     dispatched from a feature branch."""
 
-    def test_ci_pull_request_runs_every_job_green_and_comments_once(self, ci_pull_request, github):
+    def test_ci_pull_request_runs_every_job_green_and_comments_once(self, ci_pull_request, github,
+                                                                    ci_cache):  # fmt: skip
         run = ci_pull_request
         assert run.results() == {"lint-test": "success", "model": "success", "image": "success",
                                  "publish": "skipped", "comment": "success"}, run.log()  # fmt: skip
@@ -180,6 +192,8 @@ class TestCiWorkflow:
         model = run.jobs["model"]
         assert model.step_outputs["1"]["data-source"] == "regenerated"  # setup: no DVC remote here
         assert "## Environment" in model.summary
+        venvs = [key for key in stored_keys(ci_cache) if key.startswith("venv-Linux-")]
+        assert len(venvs) == 1, "the first job to install the environment saved it"
         assert "## Metrics and params against `origin/main`" in model.summary
         assert "| `params.yaml` | `model.params.C` | `1.0` | `0.5` |" in model.summary
         assert "## Model tests passed" in model.summary
@@ -209,10 +223,11 @@ class TestCiWorkflow:
         assert labels["ai.mlops.model.version"] == labels["org.opencontainers.image.version"] == "1"
 
     def test_ci_rerun_after_a_broken_gate_fails_and_the_one_comment_says_why(
-        self, ci_pull_request, checkout, github, tmp_path
+        self, ci_pull_request, checkout, github, ci_cache, tmp_path
     ):
         """A new commit on the pull request breaks a gate: the model job fails, the comment job
-        still runs (`!cancelled()`) and edits the same comment with the failing gate's row."""
+        still runs (`!cancelled()`) and edits the same comment with the failing gate's row.
+        Its environment comes from the cache the first run filled: nothing is installed."""
         (before,) = report_comments(github)
 
         def strict(path):
@@ -220,8 +235,11 @@ class TestCiWorkflow:
 
         head = checkout.branch("tune", strict, "Strict gate", base="tune")
         event = pull_request_event(REPOSITORY, 7, "tune", head_sha=head)
-        run = run_workflow(checkout.path, "ci.yml", event, fake=github, tmp=tmp_path, job="comment")
+        run = run_workflow(checkout.path, "ci.yml", event, fake=github, tmp=tmp_path, job="comment",
+                           cache=ci_cache)  # fmt: skip
         assert run.jobs["model"].result == "failure", run.log("model")
+        assert run.jobs["model"].step_outputs["1"]["venv-cache-hit"] == "true", run.log("model")
+        assert "`.venv` restored from the cache" in run.jobs["model"].summary
         assert run.jobs["comment"].result == "success", run.log("comment")
         (after,) = report_comments(github)
         assert after["id"] == before["id"] and after["body"] != before["body"]
