@@ -4,9 +4,9 @@ One default bake is committed with a bare git remote as `origin`; each test chec
 event's commit, then tests/support/act_runner.py runs the workflow file for that event: job
 graph, `needs:` outputs, `if:` conditions, every step of this template's Actions from the
 working tree. GitHub's REST API is the local fake; third-party Actions are the stand-ins in
-tests/support/standins/ (artifacts in a folder, cache always a miss, the machine's Python and
-uv, docker as podman). What they do not cover is listed in README.md, "Run the workflows
-locally".
+tests/support/standins/ (artifacts in a folder, actions/cache always a miss while
+cache/restore and cache/save keep entries, the machine's Python and uv, docker as podman).
+What they do not cover is listed in README.md, "Run the workflows locally".
 """
 
 from __future__ import annotations
