@@ -13,27 +13,32 @@ from .request_body import MAX_ECHO_CHARS, MAX_ERRORS, RequestProblem
 
 class ColumnBatch:
     """A validated batch. `arrays`: the columns the model reads (what RequestSchema.arrays
-    makes of records); `len(batch)`; `batch[i]`: row i as a record (a dict of the columns
-    sent), built only for the rows the prediction log samples; `sent(name)`: a column's
-    values (None for null)."""
+    makes of records); `len(batch)`; `rows(picked)`: the columns sent, as Python values, at
+    these rows only (the ones the prediction log samples); `batch[i]`: row i as a record (a
+    dict of the columns sent); `sent(name)`: one column's values (None for null)."""
 
     def __init__(self, arrays, columns, count):
-        self.arrays, self._columns, self._count, self._lists = arrays, columns, count, None
+        self.arrays, self._columns, self._count, self._lists = arrays, columns, count, {}
 
     def __len__(self):
         return self._count
 
     def __getitem__(self, index):
-        lists = self._python()
-        return {name: values[index] for name, values in lists.items()}
+        return {name: self.sent(name)[index] for name in self._columns}
+
+    def rows(self, picked):
+        """name -> the values of the rows `picked` (a range or a list of row numbers)."""
+        if isinstance(picked, range) and len(picked) == self._count:
+            return {name: self.sent(name) for name in self._columns}
+        at = pa.array(picked, pa.int64())
+        return {name: column.take(at).to_pylist() for name, column in self._columns.items()}
 
     def sent(self, name):
-        return self._python().get(name, [None] * self._count)
-
-    def _python(self):
-        if self._lists is None:
-            self._lists = {name: column.to_pylist() for name, column in self._columns.items()}
-        return self._lists
+        if name not in self._columns:
+            return [None] * self._count
+        if name not in self._lists:  # only the columns asked for: not every feature
+            self._lists[name] = self._columns[name].to_pylist()
+        return self._lists[name]
 
 
 def validate(schema, columns, count, where):

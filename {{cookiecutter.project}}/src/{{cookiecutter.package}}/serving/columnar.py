@@ -79,12 +79,12 @@ def write_answer(media, version, ids, answers):
     prediction_id, the answer's fields (a multiclass answer's probabilities as one
     `probability_<class>` column each) and model_version."""
     columns = {"prediction_id": ids}
-    for key, value in answers[0].items():
-        if isinstance(value, dict):
-            for name in value:
-                columns[f"probability_{name}"] = [answer[key][name] for answer in answers]
+    for key, values in answers.columns.items():
+        if isinstance(values[0], dict):
+            for name in values[0]:
+                columns[f"probability_{name}"] = [value[name] for value in values]
         else:
-            columns[key] = [answer[key] for answer in answers]
+            columns[key] = values
     columns["model_version"] = pa.repeat(pa.scalar(str(version)), len(ids))
     table = pa.table(columns)
     sink = io.BytesIO()

@@ -23,10 +23,12 @@ written at all: a load test's burst would otherwise be read as a shift of the re
 and would rotate real rows out of the log. The load test's and smoke test's own reports
 already record what they sent.
 
-It never blocks a request: scoring hands the scored batch (answers and ids by reference, and
-the sampled rows) to a bounded queue and a writer thread appends the lines. When the queue is
-full (the disk cannot keep up) the batch is dropped and counted, so the server slows down
-for nobody.
+It never blocks a request: scoring hands the scored batch (records, answers and ids by
+reference, and which rows were sampled) to a bounded queue and a writer thread appends the
+lines. When the queue is full (the disk cannot keep up) the batch is dropped and counted, so
+the server slows down for nobody. A batch scored column-wise (a ColumnBatch and its Answers)
+is written column-wise too: one to_json per column, not one dict per line, and the same bytes
+(`json_lines`); the writer holds the GIL, so its cost would be taken from the requests.
 """
 
 import contextlib
@@ -39,11 +41,15 @@ import threading
 import time
 import uuid
 from datetime import UTC, datetime
+from itertools import repeat
 from pathlib import Path
 
+import numpy as np
 from pydantic_core import to_json
 
 from ..config import CliError
+from .answers import Answers
+from .column_rules import ColumnBatch
 
 QUEUE_BATCHES = 1000  # scored batches waiting for the writer before new ones are dropped
 SYNTHETIC_HEADER = "X-Synthetic-Traffic"
@@ -90,8 +96,8 @@ class PredictionLog:
                  queue_batches=QUEUE_BATCHES, ids_path=None, kept=dict, on_ids=None,
                  flush_seconds=60, flush_rows=100_000):  # fmt: skip
         """`path`: the sampled rows (none at sample_rate 0); `ids_path`: a compact line per
-        prediction holding `kept(answer)` (none when None). on_ids(written, dropped). A URL
-        path is a folder of Parquet parts, one per flush_seconds (or flush_rows lines)."""
+        prediction holding `kept(answer columns)` (none when None). on_ids(written, dropped).
+        A URL path is a folder of Parquet parts, one per flush_seconds (or flush_rows lines)."""
         self.path = _target(path)
         self.ids_path = None if ids_path is None else _target(ids_path)
         self.flush_seconds, self.flush_rows = float(flush_seconds), int(flush_rows)
@@ -123,20 +129,16 @@ class PredictionLog:
         reference."""
         if not any(self._targets):
             return
-        rate, count = self.sample_rate, len(records)
-        if rate >= 1:
-            picked = range(count)
-        else:
-            picked = [i for i in range(count) if random.random() < rate] if rate > 0 else []
-        if not picked and self.ids_path is None:
+        count = len(records)
+        picked = _sample(count, self.sample_rate)
+        if not len(picked) and self.ids_path is None:
             return
         when = time.time()  # formatted by the writer: a request pays for no string
         ids = ids or [None] * count
-        rows = [(records[i], answers[i], ids[i]) for i in picked]
         try:
-            self._queue.put_nowait((when, version, rows, answers, ids))
+            self._queue.put_nowait((when, version, records, answers, ids, picked))
         except queue.Full:
-            self.on_drop(len(rows))
+            self.on_drop(len(picked))
             if self.ids_path is not None:
                 self.on_ids(0, count)
 
@@ -174,23 +176,89 @@ class PredictionLog:
             return _PartsFolder(path, self.flush_seconds, self.flush_rows)
         return _RotatingFile(path, self.max_bytes, self.backups)
 
-    def _write(self, out, ids_out, when, version, rows, answers, ids):
+    def _write(self, out, ids_out, when, version, records, answers, ids, picked):
         when = datetime.fromtimestamp(when, UTC).isoformat(timespec="milliseconds")
         when = when.replace("+00:00", "Z")
-        if out is not None and rows:
-            for record, answer, prediction_id in rows:
-                line = {**record, "_ts": when, "_model_version": version,
-                        "_prediction_id": prediction_id,
-                        **{f"_{key}": value for key, value in answer.items()}}  # fmt: skip
-                out.write(line)
-            self.on_write(len(rows))
+        if out is not None and len(picked):
+            if isinstance(records, ColumnBatch) and isinstance(answers, Answers):
+                out.write_columns({**records.rows(picked), "_ts": when, "_model_version": version,
+                                   "_prediction_id": _taken(ids, picked),
+                                   **{f"_{key}": _taken(values, picked)
+                                      for key, values in answers.columns.items()}})  # fmt: skip
+            else:
+                for i in picked:  # records (dicts) may differ in their keys
+                    out.write({**records[i], "_ts": when, "_model_version": version,
+                               "_prediction_id": ids[i],
+                               **{f"_{key}": value for key, value in answers[i].items()}})
+            self.on_write(len(picked))
         if ids_out is not None:
-            kept = self.kept
-            for prediction_id, answer in zip(ids, answers, strict=True):
-                line = {"prediction_id": prediction_id, "ts": when, "model_version": version,
-                        **kept(answer)}  # fmt: skip
-                ids_out.write(line)
-            self.on_ids(len(answers), 0)
+            ids_out.write_columns({"prediction_id": list(ids), "ts": when,
+                                   "model_version": version,
+                                   **self.kept(_columns(answers))})  # fmt: skip
+            self.on_ids(len(ids), 0)
+
+
+def _sample(count, rate):
+    """The rows the sampled log keeps: each with probability `rate`."""
+    if rate >= 1:
+        return range(count)
+    if rate <= 0:
+        return []
+    if count == 1:
+        return [0] if random.random() < rate else []
+    return np.flatnonzero(np.random.random(count) < rate).tolist()
+
+
+def _taken(values, picked):
+    """The values at these rows, as a list."""
+    return list(values) if isinstance(picked, range) else list(map(values.__getitem__, picked))
+
+
+def _columns(answers):
+    """The answer columns of a batch's answers (Answers, or a list of answer dicts)."""
+    if isinstance(answers, Answers):
+        return answers.columns
+    return {key: [answer[key] for answer in answers] for key in answers[0]}
+
+
+def json_lines(columns):
+    """One JSON object per row of these columns (key -> a list of one value per row, or one
+    value for every row), each on its own line: byte for byte what to_json writes of each
+    row's dict, but made with one to_json per column, whose text is split into the rows'
+    values (a number has no comma, and between two JSON strings `","` is always the
+    separator), and one join."""
+    pieces, text, quoted = [], b"", False  # text: what every row has before the next list
+    for place, (key, values) in enumerate(columns.items()):
+        text += b'"' * quoted + (b"," if place else b"{") + to_json(key) + b":"
+        if not isinstance(values, list):
+            text, quoted = text + to_json(values), False
+            continue
+        texts, quoted = _texts(values)
+        pieces += [text + b'"' * quoted, texts]
+        text = b""
+    pieces.append(text + b'"' * quoted + b"}\n")
+    count, step = len(pieces[1]), len(pieces)
+    joined = [b""] * (count * step)  # row by row, the pieces in turn: slices fill it in C
+    for place, piece in enumerate(pieces):
+        joined[place::step] = piece if isinstance(piece, list) else [piece] * count
+    return b"".join(joined)
+
+
+NUMBERS = {int, float, bool, type(None)}
+
+
+def _texts(values):
+    """(each value's JSON text, True when these are strings without their quotes)."""
+    kinds = set(map(type, values))
+    if kinds <= NUMBERS:
+        texts, opened = to_json(values)[1:-1].split(b","), False
+    elif kinds == {str}:
+        texts, opened = to_json(values)[2:-2].split(b'","'), True
+    else:  # nullable text, answers that are dicts: value by value
+        texts, opened = [], False
+    if len(texts) != len(values):
+        texts, opened = list(map(to_json, values)), False
+    return texts, opened
 
 
 class _RotatingFile:
@@ -208,7 +276,19 @@ class _RotatingFile:
         self._file.close()
 
     def write(self, record):
-        line = to_json(record) + b"\n"
+        self._write_line(to_json(record) + b"\n")
+
+    def write_columns(self, columns):
+        """The rows of these columns, as `write` would write them one by one."""
+        lines = json_lines(columns)
+        if self._size + len(lines) <= self.max_bytes:  # no rotation: all at once
+            self._file.write(lines)
+            self._size += len(lines)
+            return
+        for line in lines.split(b"\n")[:-1]:
+            self._write_line(line + b"\n")
+
+    def _write_line(self, line):
         if self._size and self._size + len(line) > self.max_bytes:
             self._rotate()
         self._file.write(line)
@@ -263,6 +343,13 @@ class _PartsFolder:
         self.lines.append(record)
         if len(self.lines) >= self.flush_rows:
             self._write_part()
+
+    def write_columns(self, columns):
+        count = max(len(values) for values in columns.values() if isinstance(values, list))
+        lists = [values if isinstance(values, list) else repeat(values, count)
+                 for values in columns.values()]  # fmt: skip
+        for values in zip(*lists):
+            self.write(dict(zip(columns, values, strict=True)))
 
     def flush(self):
         if self.lines and time.time() - self.started >= self.flush_seconds:

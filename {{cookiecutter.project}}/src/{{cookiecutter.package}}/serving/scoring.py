@@ -6,6 +6,7 @@ import contextlib
 import dataclasses
 import logging
 import time
+from collections import Counter
 
 import pandas as pd
 
@@ -13,6 +14,7 @@ from ..config import columns
 from ..data.contract import serving_contract
 from ..training.task import for_params
 from . import collector
+from .answers import Answers
 from .batching import MicroBatcher
 from .metrics import Metrics, score_buckets
 from .prediction_log import PredictionLog, log_path
@@ -40,7 +42,7 @@ class Scorer:
         self.desired = None  # the version the source says to serve, as last asked
         self.problem = "the model is loading"  # why that is not being served; None: it is
         self.prediction_log = _prediction_log(
-            settings, environment, settings["log_sample_rate"], self.task.kept,
+            settings, environment, settings["log_sample_rate"], self.task.kept_columns,
             on_write=self.metrics.log_written.inc, on_drop=self.metrics.log_dropped.inc,
             on_ids=self.metrics.ids_logged,
         )  # fmt: skip
@@ -88,18 +90,18 @@ class Scorer:
         start = time.perf_counter()
         arrays = model.schema.arrays(records)
         frame = pd.DataFrame(arrays, copy=False)
-        answers = self.task.answers(model.pipeline, frame, model.labels)
+        columns = self.task.answer_columns(model.pipeline, frame, model.labels)
         predict_ms = (time.perf_counter() - start) * 1000
         for (column, kind), count in model.schema.unexpected(arrays):
             self._note_unexpected(model.version, column, kind, count)
         self.metrics.batch_rows.observe(len(records))
+        classes, scores = self.task.signal_columns(columns)
         # A regression's values would make one time series each: they count as "value".
-        predicted = [a["prediction"] if isinstance(a["prediction"], str) else "value"
-                     for a in answers]  # fmt: skip
-        for label in set(predicted):
-            self.metrics.predictions.labels(model.version, label).inc(predicted.count(label))
-        self.metrics.scores.observe(model.version, [self.task.signal(a)[1] for a in answers])
-        return model.version, answers, predict_ms
+        counted = Counter(classes) if classes is not None else {"value": len(records)}
+        for label, count in counted.items():
+            self.metrics.predictions.labels(model.version, label).inc(count)
+        self.metrics.scores.observe(model.version, scores)
+        return model.version, Answers(columns), predict_ms
 
     def _note_unexpected(self, version, column, kind, count):
         """Served, counted, and logged the first time per version, column and kind."""

@@ -100,7 +100,7 @@ def _add_routes(app, scorer, settings):
         media = answer_format(request.headers.get("accept"))
         if media != JSON:
             return Response(write_answer(media, version, ids, answers), media_type=media)
-        columns = {BATCH_KEYS[key]: [answer[key] for answer in answers] for key in fields}
+        columns = {BATCH_KEYS[key]: answers.columns[key] for key in fields}
         return _json({"model_version": version, "prediction_ids": ids, **columns})
 
     @app.get("/health")

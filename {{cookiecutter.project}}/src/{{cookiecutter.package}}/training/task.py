@@ -21,9 +21,11 @@ class Task:
     lower_is_better = frozenset()  # metric names where smaller wins (errors, losses)
     fairness_gaps = ()  # names of the per-feature gaps in the fairness summary
     answer_fields = {}  # what /predict answers for one record (JSON schema of each field)
-    # kept(answer): what the prediction ids log keeps of an answer, per task (see each task)
-    # signal(answer): (predicted class or None, score) that the server's online signals count
-    # and `register` records the training-time baseline of (training/baseline.py)
+    # Answers are made column-wise (answer_columns: field -> one value per record), so that a
+    # 10k-row batch costs no dict per record; kept and signal have a per-answer form too.
+    # kept_columns: what the prediction ids log keeps of the answers, per task (see each task)
+    # signal_columns: (predicted classes or None, scores) that the server's online signals
+    # count and `register` records the training-time baseline of (training/baseline.py)
     score_range = (0.0, 1.0)  # of that score: a probability; a regression's comes from data
     # The model card (model_card.py): its plots of the test split, the scikit-learn scorer
     # permutation importance measures the loss of, and the score drawn per sensitive group.
@@ -45,6 +47,20 @@ class Task:
 
     def __init__(self, spec, params):
         self.spec, self.params = spec, params
+
+    def answers(self, model, frame, labels):
+        """Per record, the answer: a dict of the task's answer fields."""
+        columns = self.answer_columns(model, frame, labels)
+        return [dict(zip(columns, values, strict=True)) for values in zip(*columns.values())]
+
+    def kept(self, answer):
+        """What the prediction ids log keeps of one answer."""
+        return {key: values[0] for key, values in self.kept_columns(_one(answer)).items()}
+
+    def signal(self, answer):
+        """(predicted class or None, score) of one answer."""
+        classes, scores = self.signal_columns(_one(answer))
+        return None if classes is None else classes[0], scores[0]
 
     def estimator(self, model):
         if model["type"] not in self.estimators:
@@ -138,20 +154,21 @@ class BinaryClassification(Task):
 
         return binary_fairness(frame, y_true, y_pred, self.spec.sensitive)
 
-    def answers(self, model, frame, labels):
+    def answer_columns(self, model, frame, labels):
         """Per record: the predicted label and the positive score."""
-        scores = self.output(model, frame).tolist()
-        threshold = self.params["model"]["threshold"]
-        return [{"prediction": labels[s >= threshold], "score": s} for s in scores]
+        scores = self.output(model, frame)
+        positive = scores >= self.params["model"]["threshold"]
+        return {"prediction": np.where(positive, labels[True], labels[False]).tolist(),
+                "score": scores.tolist()}  # fmt: skip
 
     @staticmethod
-    def kept(answer):
+    def kept_columns(columns):
         """What the prediction ids log keeps of an answer: the label and the positive score."""
-        return answer
+        return columns
 
     @staticmethod
-    def signal(answer):
-        return answer["prediction"], answer["score"]
+    def signal_columns(columns):
+        return columns["prediction"], columns["score"]
 
     def watched(self, shares):
         """Only the positive class: the other's share moves with it."""
@@ -257,27 +274,25 @@ class MulticlassClassification(Task):
 
         return multiclass_fairness(frame, y_true, y_pred, self.spec.sensitive)
 
-    def answers(self, model, frame, labels):
+    def answer_columns(self, model, frame, labels):
         """Per record: the most likely class and every class's probability."""
         del labels
         classes = [str(c) for c in model.classes_]
-        return [
-            {"prediction": classes[int(np.argmax(row))],
-             "probabilities": dict(zip(classes, row, strict=True))}
-            for row in model.predict_proba(frame).tolist()
-        ]  # fmt: skip
+        probabilities = model.predict_proba(frame)
+        return {"prediction": np.array(classes)[np.argmax(probabilities, axis=1)].tolist(),
+                "probabilities": [dict(zip(classes, row, strict=True))
+                                  for row in probabilities.tolist()]}  # fmt: skip
 
     @staticmethod
-    def kept(answer):
+    def kept_columns(columns):
         """What the prediction ids log keeps of an answer: the class and its probability."""
-        label = answer["prediction"]
-        return {"prediction": label, "score": answer["probabilities"][label]}
+        labels = columns["prediction"]
+        return {"prediction": labels, "score": _chosen(columns)}
 
     @staticmethod
-    def signal(answer):
+    def signal_columns(columns):
         """The class and its probability (the model's confidence)."""
-        label = answer["prediction"]
-        return label, answer["probabilities"][label]
+        return columns["prediction"], _chosen(columns)
 
 
 class Regression(Task):
@@ -349,22 +364,33 @@ class Regression(Task):
 
         return regression_fairness(frame, y_true, y_pred, self.spec.sensitive)
 
-    def answers(self, model, frame, labels):
+    def answer_columns(self, model, frame, labels):
         """Per record: the predicted value."""
         del labels
-        return [{"prediction": value} for value in self.output(model, frame).tolist()]
+        return {"prediction": self.output(model, frame).tolist()}
 
     @staticmethod
-    def kept(answer):
+    def kept_columns(columns):
         """What the prediction ids log keeps of an answer: the predicted value."""
-        return answer
+        return columns
 
     score_range = None  # the target's range in the contract, when it has one
 
     @staticmethod
-    def signal(answer):
+    def signal_columns(columns):
         """No class; the predicted value is the score."""
-        return None, answer["prediction"]
+        return None, columns["prediction"]
+
+
+def _one(answer):
+    """One answer as answer columns of one record."""
+    return {key: [value] for key, value in answer.items()}
+
+
+def _chosen(columns):
+    """The probability of each answer's predicted class."""
+    return [probabilities[label] for label, probabilities
+            in zip(columns["prediction"], columns["probabilities"], strict=True)]  # fmt: skip
 
 
 BY_NAME = {task.name: task for task in (BinaryClassification, MulticlassClassification, Regression)}
