@@ -66,7 +66,7 @@ COMMON = {
     "src/PKG/serving/prediction_log.py", "src/PKG/serving/request_models.py",
     "src/PKG/serving/request_body.py", "src/PKG/serving/collector.py",
     "src/PKG/serving/columnar.py", "src/PKG/serving/column_rules.py", "tests/api/test_columnar.py",
-    "src/PKG/serving/scoring.py", "src/PKG/serving/serve.py",
+    "src/PKG/serving/scoring.py", "src/PKG/serving/serve.py", "src/PKG/serving/answers.py",
     "src/PKG/deploy/__init__.py", "src/PKG/deploy/deploy.py",
     "src/PKG/deploy/desired_state.py", "src/PKG/deploy/kubernetes_target.py",
     "src/PKG/deploy/local_target.py", "src/PKG/deploy/promote.py", "src/PKG/deploy/smoke.py",

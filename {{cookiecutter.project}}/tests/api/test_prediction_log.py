@@ -6,11 +6,20 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
+from pydantic_core import to_json
 
 from {{ cookiecutter.package }}.config import MODEL_FILE, CliError
+from {{ cookiecutter.package }}.serving.answers import Answers
+from {{ cookiecutter.package }}.serving.columnar import ARROW
 from {{ cookiecutter.package }}.serving.model_source import PathSource
-from {{ cookiecutter.package }}.serving.prediction_log import SYNTHETIC, PredictionLog, log_path
+from {{ cookiecutter.package }}.serving.prediction_log import (
+    SYNTHETIC,
+    PredictionLog,
+    json_lines,
+    log_path,
+)
 from {{ cookiecutter.package }}.serving.serve import BATCH_KEYS
 
 META = {"_ts", "_model_version", "_prediction_id"}  # and the answer's fields, prefixed by `_`
@@ -66,6 +75,86 @@ def test_synthetic_traffic_is_not_logged(real_client, serve_params, records, wai
     assert len(rows) == 1, f"{len(rows) - 1} synthetic rows were logged"
     assert len(ids) == 1, f"{len(ids) - 1} synthetic predictions were logged with their ids"
     assert {k: rows[0][k] for k in records[1]} == records[1]
+
+
+# Text that a JSON writer must escape, or that looks like the separators between values
+TRICKY = ['","', 'a"b', "back\\slash\\", '"},{"', "tab\tline\nend", "ünï ✓", ",", "null"]
+
+
+def _arrow(rows):
+    sink = pa.BufferOutputStream()
+    table = pa.Table.from_pylist(rows)
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
+
+
+@pytest.mark.parametrize("kind", ["json", "arrow"])
+def test_a_10k_batch_logs_the_bytes_the_per_record_path_writes(
+    real_client, serve_params, records, spec, task, contract, wait_until, metric, kind
+):
+    """A batch is logged column by column (json_lines), not a dict per line: every line of
+    both logs must still be, byte for byte, what the per-record path writes of the same
+    record, id and answer (its dict through to_json), ids with tricky text included. (A
+    batch logs an int column's 12.0 as 12, as it always has.)"""
+    ints = {name for name, rule in contract["columns"].items() if rule.get("dtype") == "int"}
+    rows = [dict(record) for record in (records * 250)[:10_000]]
+    if len(spec.ids) == 1 and (spec.ids[0] not in spec.numeric):
+        for i, row in enumerate(rows):
+            row[spec.ids[0]] = f"{i}{TRICKY[i % len(TRICKY)]}"
+    if kind == "json":
+        answer = real_client.post("/predict/batch", json={"records": rows})
+    else:
+        answer = real_client.post("/predict/batch", content=_arrow(rows),
+                                  headers={"Content-Type": ARROW})  # fmt: skip
+    batch = answer.json()
+    for name in ("prediction_log_rows_written_total", "prediction_ids_log_rows_written_total"):
+        wait_until(lambda name=name: metric(real_client, name) == 10_000, what=name)
+    sampled, ids_log = (Path(log_path(serve_params["serve"][key], "local")).read_bytes()
+                        for key in ("prediction_log", "prediction_ids_log"))  # fmt: skip
+    sampled, ids_log = sampled.splitlines(keepends=True), ids_log.splitlines(keepends=True)
+    assert len(sampled) == len(ids_log) == 10_000
+    ts = json.loads(sampled[0])["_ts"]
+    for i, (line, id_line, row) in enumerate(zip(sampled, ids_log, rows, strict=True)):
+        pid = batch["prediction_ids"][i]
+        answered = {key: batch[BATCH_KEYS[key]][i] for key in task.answer_fields}
+        prefixed = {f"_{key}": value for key, value in answered.items()}
+        record = {name: int(row[name]) if name in ints and row[name] is not None else row[name]
+                  for name in json.loads(line) if name in row}  # fmt: skip
+        assert line == to_json({**record, "_ts": ts, "_model_version": "local",
+                                "_prediction_id": pid, **prefixed}) + b"\n", i  # fmt: skip
+        assert id_line == to_json({"prediction_id": pid, "ts": ts, "model_version": "local",
+                                   **task.kept(answered)}) + b"\n", i  # fmt: skip
+
+
+def test_json_lines_are_what_to_json_writes_of_each_row():
+    columns = {
+        "ts": "2026-01-01T00:00:00.000Z",  # one value for every row
+        "text": TRICKY,
+        "number": [1, -0.0, 1e16, 1.5e-7, 2**70, 0.1, True, None],
+        "maybe": ["x", None, '","', "y", None, "", '"', "z"],
+        "answer": [{"a": 0.5}, {"b": '","'}, {}, {"c": [1, 2]}, None, {"d": None}, {}, {}],
+        "version": "3",
+        "last": ["q", "r", "", "t", '\\"', "v", "w", '"'],
+    }
+    rows = [{key: values[i] if isinstance(values, list) else values
+             for key, values in columns.items()} for i in range(len(TRICKY))]  # fmt: skip
+    assert json_lines(columns) == b"".join(to_json(row) + b"\n" for row in rows)
+    assert json_lines({"n": [1.5]}) == b'{"n":1.5}\n'
+
+
+def test_a_columnar_batch_rotates_as_line_by_line_writing_would(tmp_path):
+    path = tmp_path / "ids.jsonl"
+    log = PredictionLog(tmp_path / "p.jsonl", 0, 2000, 3, ids_path=path).start()
+    answers = Answers({"prediction": ["yes", "no"] * 25, "score": [i / 50 for i in range(50)]})
+    log.add([{}] * 50, "1", answers, [f"id{i}" for i in range(50)])
+    log.close()
+    files = [path.with_name(f"ids.jsonl.{n}") for n in (3, 2, 1)] + [path]
+    files = [file for file in files if file.exists()]
+    assert len(files) >= 3 and all(0 < file.stat().st_size <= 2000 for file in files)
+    lines = [line for file in files for line in _lines(file)]
+    assert [(line["prediction_id"], line["score"]) for line in lines] == [
+        (f"id{i}", i / 50) for i in range(50)]  # fmt: skip
 
 
 @pytest.fixture

@@ -41,7 +41,6 @@ import threading
 import time
 import uuid
 from datetime import UTC, datetime
-from itertools import repeat
 from pathlib import Path
 
 import numpy as np
@@ -187,9 +186,9 @@ class PredictionLog:
                                       for key, values in answers.columns.items()}})  # fmt: skip
             else:
                 for i in picked:  # records (dicts) may differ in their keys
+                    answer = {f"_{key}": value for key, value in answers[i].items()}
                     out.write({**records[i], "_ts": when, "_model_version": version,
-                               "_prediction_id": ids[i],
-                               **{f"_{key}": value for key, value in answers[i].items()}})
+                               "_prediction_id": ids[i], **answer})  # fmt: skip
             self.on_write(len(picked))
         if ids_out is not None:
             ids_out.write_columns({"prediction_id": list(ids), "ts": when,
@@ -346,9 +345,9 @@ class _PartsFolder:
 
     def write_columns(self, columns):
         count = max(len(values) for values in columns.values() if isinstance(values, list))
-        lists = [values if isinstance(values, list) else repeat(values, count)
+        lists = [values if isinstance(values, list) else [values] * count
                  for values in columns.values()]  # fmt: skip
-        for values in zip(*lists):
+        for values in zip(*lists, strict=True):
             self.write(dict(zip(columns, values, strict=True)))
 
     def flush(self):

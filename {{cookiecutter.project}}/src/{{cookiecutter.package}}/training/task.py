@@ -51,7 +51,8 @@ class Task:
     def answers(self, model, frame, labels):
         """Per record, the answer: a dict of the task's answer fields."""
         columns = self.answer_columns(model, frame, labels)
-        return [dict(zip(columns, values, strict=True)) for values in zip(*columns.values())]
+        rows = zip(*columns.values(), strict=True)
+        return [dict(zip(columns, values, strict=True)) for values in rows]
 
     def kept(self, answer):
         """What the prediction ids log keeps of one answer."""
