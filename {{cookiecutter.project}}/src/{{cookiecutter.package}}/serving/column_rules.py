@@ -15,7 +15,8 @@ class ColumnBatch:
     """A validated batch. `arrays`: the columns the model reads (what RequestSchema.arrays
     makes of records); `len(batch)`; `rows(picked)`: the columns sent, as Python values, at
     these rows only (the ones the prediction log samples); `batch[i]`: row i as a record (a
-    dict of the columns sent); `sent(name)`: one column's values (None for null)."""
+    dict of the columns sent); `has(name)`: whether a column was sent; `sent(name)`: one
+    column's values (None for null)."""
 
     def __init__(self, arrays, columns, count):
         self.arrays, self._columns, self._count, self._lists = arrays, columns, count, {}
@@ -32,6 +33,10 @@ class ColumnBatch:
             return {name: self.sent(name) for name in self._columns}
         at = pa.array(picked, pa.int64())
         return {name: column.take(at).to_pylist() for name, column in self._columns.items()}
+
+    def has(self, name):
+        """True when the batch sent this column."""
+        return name in self._columns
 
     def sent(self, name):
         if name not in self._columns:

@@ -128,8 +128,9 @@ class RequestSchema:
         """One id per record: what it sent in the id columns, as text (several columns joined
         by "/"), or a new one when it sent none. A 422 names an id a batch repeats. `where`:
         the records' place in the body, for the 422 (a single record: ("body",))."""
-        if not self.ids:
-            return new_ids(len(records))
+        if not self.ids or (isinstance(records, ColumnBatch)
+                            and not any(map(records.has, self.ids))):  # fmt: skip
+            return new_ids(len(records))  # none sent: all new, so all different
         if len(self.ids) == 1:
             name = self.ids[0]
             values = (records.sent(name) if isinstance(records, ColumnBatch)
