@@ -24,11 +24,11 @@ def baseline_tags(params):
     train_set, _ = split(load_dataset(params), params)
     positive = spec.positive_class
     labels = {True: positive, False: f"not {positive}"}  # binary; other tasks ignore them
-    answers = task.answers(joblib.load(MODEL_FILE), train_set[spec.features], labels)
-    classes, scores = zip(*(task.signal(answer) for answer in answers), strict=True)
+    answers = task.answer_columns(joblib.load(MODEL_FILE), train_set[spec.features], labels)
+    classes, scores = task.signal_columns(answers)
     scores = np.asarray(scores, dtype=float)
     tags = {SCORE_MEAN: f"{scores.mean():.6f}", SCORE_SD: f"{scores.std():.6f}"}
-    if classes[0] is not None:
+    if classes is not None:
         found, counts = np.unique(np.asarray(classes), return_counts=True)
         shares = {str(c): round(n / len(classes), 6) for c, n in zip(found, counts, strict=True)}
         tags[SHARES] = json.dumps(task.watched(shares), sort_keys=True)
