@@ -75,7 +75,14 @@ def save(store: Path | None, workspace: Path) -> int:
         return 0
     handle, part = tempfile.mkstemp(dir=store, suffix=".part")
     os.close(handle)
-    subprocess.run(["tar", "-cf", part, "-C", str(workspace), "--", *paths], check=True)
+    # Exit 1 is GNU tar's "a file changed as we read it": here a file's ctime, when another
+    # job's uv hard-links the same file of uv's cache into its own .venv; the bytes are whole.
+    done = subprocess.run(["tar", "-cf", part, "-C", str(workspace), "--", *paths])
+    if done.returncode not in (0, 1):
+        os.unlink(part)
+        # actions/cache/save warns and goes on: a cache that cannot be saved fails no job.
+        print(f"::warning::Failed to save: tar exited {done.returncode}")
+        return 0
     os.replace(part, target)
     meta = {"key": key, "saved": os.path.getmtime(target)}
     target.with_suffix(".json").write_text(json.dumps(meta))
