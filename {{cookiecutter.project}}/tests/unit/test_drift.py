@@ -580,6 +580,37 @@ def test_the_streamed_bin_counts_are_the_counts_of_the_bins():
             assert drift_stream.bin_counts(side, edges).tolist() == counts(codes).tolist()
 
 
+def test_a_streamed_text_column_lists_its_categories_in_the_order_they_first_appear(
+    monkeypatch,
+):
+    """The spool keeps text as dictionaries (a code per row). Read back, a column holds only
+    the values present, in the order they first appear across the parts, as dictionary-encoding
+    the strings gives them: that order is the order of the window thresholds' random draws.
+    Parquet written from a pandas categorical stores its categories sorted, unused ones too;
+    each range of a CSV read in ranges gets a dictionary of its own."""
+    monkeypatch.setattr(drift_inputs, "CSV_SPLIT", 100)
+    columns = Monitored(["amount"], ["plan"])
+    Path("log").mkdir()
+    stored = pd.Categorical(["pro", None, "basic"], categories=["basic", "enterprise", "pro"])
+    pd.DataFrame({"amount": [1.0, 2.0, 3.0], "plan": stored}).to_parquet(
+        "log/part-20261125T100000-a.parquet"
+    )
+    pd.DataFrame({"amount": [4.0, 5.0], "plan": ["plus", "pro"]}).to_parquet(
+        "log/part-20261125T110000-b.parquet"
+    )
+    logged = drift_inputs.spool_table(f"file://{Path('log').resolve()}", columns, "current")
+    plan = logged.column("plan")
+    assert list(plan.cat.categories) == ["pro", "basic", "plus"]
+    assert plan.astype(object).where(plan.notna(), None).tolist() == [
+        "pro", None, "basic", "plus", "pro"
+    ]  # fmt: skip
+    values = ["plus", "basic"] * 10 + [None] + ["pro", "basic", "plus"] * 10
+    pd.DataFrame({"amount": 1.0, "plan": values}).to_csv("ranges.csv", index=False)
+    plan = drift_inputs.spool_table("ranges.csv", columns, "reference").column("plan")
+    assert len(plan) == len(values) and list(plan.cat.categories) == ["plus", "basic", "pro"]
+    assert plan.astype(object).where(plan.notna(), None).tolist() == values
+
+
 def test_retraining_needs_labelled_rows():
     contract = {
         "columns": {

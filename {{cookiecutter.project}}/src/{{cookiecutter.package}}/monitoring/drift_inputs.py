@@ -26,8 +26,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, timedelta
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.json as pa_json
 import pyarrow.parquet as pa_parquet
@@ -44,6 +46,7 @@ PART_TIME = re.compile(r"part-(\d{8}T\d{6})-")  # the UTC time a Parquet part of
 PART_SPAN = timedelta(hours=1)  # a part older than its window by more holds none of it
 CSV_SPLIT = 64 << 20  # a larger CSV is spooled in CSV_RANGES byte ranges at once (pyarrow's
 CSV_RANGES = 2  # streaming reader parses on about one core; lines hold no newline, as it assumes)
+TEXT = pa.dictionary(pa.int32(), pa.string())  # text in the spool
 
 
 @dataclass(frozen=True)
@@ -90,8 +93,8 @@ class Table:
 @dataclass
 class Spooled:
     """One side in Parquet parts, read back a column at a time: parts spooled by spool_table
-    (monitored columns; numbers as float32, text as strings) and Parquet sources read in place.
-    Each part is (location, its monitored columns, rows)."""
+    (monitored columns; numbers as float32, text as dictionaries) and Parquet sources read in
+    place. Each part is (location, its monitored columns, rows)."""
 
     parts: list
     columns: Monitored
@@ -106,20 +109,22 @@ class Spooled:
 
     def column(self, name):
         """A column as the in-memory reader gives it: float32 numbers, categorical text."""
-        kind = pa.float32() if name in self.columns.numeric else pa.string()
+        numeric = name in self.columns.numeric
+        kind = pa.float32() if numeric else TEXT
         chunks = []
         for location, names, rows in self.parts:
             if name not in names:  # a sensitive column this file does not carry
                 chunks.append(pa.nulls(rows, kind))
                 continue
-            with _opened(location) as source:
-                values = pa_parquet.read_table(source, columns=[name]).column(name)
+            with _opened(location) as source:  # text as dictionaries: no string per row
+                found = pa_parquet.ParquetFile(source, read_dictionary=None if numeric else [name])
+                values = found.read(columns=[name]).column(name)
             chunks += _normal(values, name, self.columns).chunks
         found = pa.chunked_array(chunks, kind)
-        if name in self.columns.numeric:
+        if numeric:
             series = pd.Series(found.to_numpy(), name=name, dtype="float32")
         else:
-            series = pd.Series(found.dictionary_encode().to_pandas(), name=name)
+            series = pd.Series(_categorical(found), name=name)
         if name not in self.columns.sensitive and series.isna().all():
             raise CliError(
                 f"Column {name!r} of the {self.role} data {self.source} is empty in every row, "
@@ -317,13 +322,16 @@ def _batches(path, columns, fmt):
 
 def _write_part(batches, columns, part):
     """The batches in the spool's schema into `part`: how many rows."""
-    schema, rows = _schema(columns), 0
-    with pa_parquet.ParquetWriter(part, schema, compression="none") as writer:
+    schema, rows = _schema(columns, text=TEXT), 0
+    # Dictionary pages for text only: tried on floats (every value distinct), they cost more
+    # time than parsing the CSV did, and fall back to plain values anyway.
+    options = {"compression": "none", "use_dictionary": columns.text}
+    with pa_parquet.ParquetWriter(part, schema, **options) as writer:
         for batch in batches:
             arrays = [
                 _normal(batch.column(name), name, columns)
                 if name in batch.schema.names
-                else pa.nulls(batch.num_rows, pa.string())  # a sensitive column the file lacks
+                else pa.nulls(batch.num_rows, TEXT)  # a sensitive column the file lacks
                 for name in schema.names
             ]
             writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=schema))
@@ -332,12 +340,30 @@ def _write_part(batches, columns, part):
 
 
 def _normal(values, name, columns):
-    """A column in the spool's types: float32 numbers (rounded as astype rounds), string text."""
+    """A column in the spool's types: float32 numbers (rounded as astype rounds), text as a
+    dictionary (a code per row; casting it to strings would make one per row)."""
     if name in columns.numeric:
         if not _numeric(values.type):
             raise _NotNumbers(name)
         return values.cast(pa.float32(), safe=False)
-    return values.cast(pa.string())
+    if pa.types.is_dictionary(values.type):
+        return values.cast(TEXT)
+    return values.cast(pa.string()).dictionary_encode()
+
+
+def _categorical(found):
+    """A chunked TEXT array as a pandas categorical whose categories come in the order of
+    their first row, as dictionary_encode() of the strings would give them (the order of the
+    categories decides the order of the window thresholds' random draws)."""
+    found = found.unify_dictionaries()
+    dictionary = found.chunk(0).dictionary if found.num_chunks else pa.array([], pa.string())
+    indices = pa.chunked_array([chunk.indices for chunk in found.chunks], pa.int32())
+    first = pc.unique(indices).drop_null().to_numpy()  # dictionary slots by their first row
+    order = np.full(len(dictionary) + 1, -1, dtype=np.int32)  # the last slot: missing values
+    order[first] = np.arange(len(first), dtype=np.int32)
+    codes = order[pc.fill_null(indices, len(dictionary)).to_numpy()]
+    categories = pd.Index(dictionary.take(pa.array(first, pa.int32())).to_pylist(), dtype=object)
+    return pd.Categorical.from_codes(codes, categories=categories)
 
 
 def _hint(path, role):
@@ -454,10 +480,11 @@ def _json_options(columns):
     )
 
 
-def _schema(columns):
+def _schema(columns, text=None):
+    """Numbers as float32, text as strings (or as `text`)."""
+    text = pa.string() if text is None else text
     return pa.schema(
-        [(name, pa.float32()) for name in columns.numeric]
-        + [(name, pa.string()) for name in columns.text]
+        [(name, pa.float32()) for name in columns.numeric] + [(name, text) for name in columns.text]
     )
 
 
