@@ -72,6 +72,7 @@ COMMON = {
     "src/PKG/deploy/local_target.py", "src/PKG/deploy/promote.py", "src/PKG/deploy/smoke.py",
     "src/PKG/monitoring/__init__.py", "src/PKG/monitoring/drift.py",
     "src/PKG/monitoring/drift_inputs.py", "src/PKG/monitoring/drift_stream.py",
+    "src/PKG/monitoring/drift_report.py",
     "src/PKG/monitoring/retrain.py",
     "src/PKG/monitoring/thresholds.py", "src/PKG/monitoring/add_outcomes.py",
     "src/PKG/monitoring/monitor.py", "src/PKG/monitoring/monitor_plots.py",

@@ -3,7 +3,10 @@ readable errors a broken current file gets. Each test runs in its own folder wit
 params.yaml, so it does not depend on this project's data or on a trained model."""
 
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +16,7 @@ import yaml
 
 from {{ cookiecutter.package }}.cli import main
 from {{ cookiecutter.package }}.config import CliError
-from {{ cookiecutter.package }}.monitoring import drift_inputs, drift_stream
+from {{ cookiecutter.package }}.monitoring import drift_inputs, drift_report, drift_stream
 from {{ cookiecutter.package }}.monitoring.drift import (
     DRIFT_EXIT,
     MIN_WINDOW,
@@ -316,6 +319,37 @@ def test_streamed_and_in_memory_drift_give_the_same_verdicts(capsys, monkeypatch
     sample = how == "report from a sample"
     assert streamed["report"]["evidently"] == ("sample" if sample else "all rows")
     assert ("drawn from a seeded sample of 500 rows per side" in streamed_md) is sample
+
+
+def test_a_large_window_has_its_report_made_by_a_child_process(capsys):
+    """From drift_report.CHILD_ROWS current rows, Evidently is imported and its report made by
+    a child process, on another core while `drift` reads: the same verdicts and an Evidently
+    report, and the `drift` process itself never imports Evidently."""
+    table(1000, seed=2, amount_shift=8).to_csv("current.csv", index=False)
+    code, _ = drift(capsys, "--current", "current.csv")  # a small window: the report made here
+    here = report()
+    Path("reports/drift.html").unlink()
+    package = drift_report.__name__.split(".")[0]
+    child = subprocess.run(
+        [sys.executable, "-c",
+         f"import sys; from {package}.monitoring import drift_report; "
+         "drift_report.CHILD_ROWS = 1000; "
+         f"from {package}.cli import main; code = main(['drift', '--current', 'current.csv']); "
+         "assert 'evidently' not in sys.modules, 'imported by drift'; sys.exit(code)"],
+        env=dict(os.environ, PYTHONPATH=str(Path(drift_report.__file__).parents[2])),
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert child.returncode == code == DRIFT_EXIT, child.stderr
+    assert report()["columns"] == here["columns"] and report()["drifted_columns"] == ["amount"]
+    assert Path("reports/drift.html").stat().st_size > 10_000  # Evidently's report
+
+
+def test_an_error_in_the_report_process_is_one_clear_sentence():
+    """Evidently refusing the settings in the child is the same CliError as here."""
+    frame = pd.DataFrame({"plan": pd.Categorical(["basic", "plus", "basic"])})
+    job = (frame, frame, Settings(), {"plan": "no-such-test"}, {"plan": 0.1}, [])
+    with pytest.raises(CliError, match=r"^Evidently rejected the drift settings .*no-such-test"):
+        drift_report.Child().report(*job).save_html("drift.html")
 
 
 def bad_current(kind):

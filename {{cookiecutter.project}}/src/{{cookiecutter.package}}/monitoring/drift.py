@@ -322,16 +322,28 @@ def in_memory(params, monitored, settings, args, seed):
 
 
 def streamed(params, monitored, settings, args, seed, folder):
-    """drift.engine: stream: both sides spooled under `folder`, compared a column at a time."""
-    from .drift_stream import compare_streamed, import_evidently
+    """drift.engine: stream: both sides spooled under `folder`, compared a column at a time.
+    Evidently's import (seconds) starts once the current window's size is known, and runs
+    while the rest is read and counted (drift_report)."""
+    from .drift_report import reporter
+    from .drift_stream import compare_streamed, evidently_scores
 
-    import_evidently()  # in the background, while the files are read: a few seconds of start-up
+    started = []
 
     def reader(path, columns, role, **options):
-        return spool_table(path, columns, role, folder=f"{folder}/{role}", **options)
+        table = spool_table(path, columns, role, folder=f"{folder}/{role}", **options)
+        if role == "current":  # read first (load_inputs)
+            started.append(reporter(table.rows, here=evidently_scores(monitored, settings)))
+        return table
 
-    reference, current = load_inputs(params, monitored, settings, args, reader)
-    return reference, current, compare_streamed(reference, current, monitored, settings, seed)
+    try:
+        reference, current = load_inputs(params, monitored, settings, args, reader)
+        found = compare_streamed(reference, current, monitored, settings, seed, started[0])
+    except BaseException:
+        for made in started:
+            made.close()
+        raise
+    return reference, current, found
 
 
 def drift(args):

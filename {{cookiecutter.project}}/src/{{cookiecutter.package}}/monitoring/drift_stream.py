@@ -14,13 +14,12 @@ made afterwards, column by column in the in-memory path's order, so they are the
 
 Evidently still writes drift.html, from the prepared columns of up to REPORT_ROWS rows per side
 (a seeded sample of the same rows in every column when the data is larger); drift.json and
-drift.md say which, and their verdicts are always those on every row.
+drift.md say which, and their verdicts are always those on every row. For a large window a
+child process imports Evidently and makes that report while this one reads (drift_report).
 """
 
-import importlib
 import shutil
 import tempfile
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -35,7 +34,6 @@ from .drift import (
     describe_shift,
     prepare,
     read_snapshot,
-    run_evidently,
 )
 from .drift_inputs import Monitored, contract_notes
 from .thresholds import DISTANCES, counts, noise_threshold
@@ -60,13 +58,6 @@ class Streamed:
     report: dict
 
 
-def import_evidently():
-    """Evidently's import (seconds of class building) in a thread: the reading overlaps it, and
-    the report's own import later finds it done (or waits for it: imports hold a lock)."""
-    module = "evidently.presets"
-    threading.Thread(target=importlib.import_module, args=(module,), daemon=True).start()
-
-
 def spool_folder():
     return tempfile.mkdtemp(prefix="drift-")
 
@@ -87,8 +78,9 @@ def _taken(series, kept):
     return series if kept is None else series.iloc[kept].reset_index(drop=True)
 
 
-def compare_streamed(reference, current, monitored, settings, seed):
-    """The comparison of drift() on spooled sides (drift_inputs.Spooled)."""
+def compare_streamed(reference, current, monitored, settings, seed, reporter):
+    """The comparison of drift() on spooled sides (drift_inputs.Spooled); Evidently's report
+    made by `reporter` (drift_report)."""
     ref_kept = positions(reference.rows, settings.sample_rows, seed)
     cur_kept = positions(current.rows, settings.sample_rows, seed)
     absent = [
@@ -129,7 +121,7 @@ def compare_streamed(reference, current, monitored, settings, seed):
         "share": share,
         "drift_detected": share >= settings.drift_share,  # Evidently's DriftedColumnsCount test
     }
-    snapshot = _report(shown, per_column, compared.sensitive, settings)
+    snapshot = _report(shown, per_column, compared.sensitive, settings, reporter)
     report = {
         "evidently": "all rows" if ref_shown is None and cur_shown is None else "sample",
         "rows_per_side": REPORT_ROWS,
@@ -186,6 +178,16 @@ def _counted(method, prepared):
     return method in DISTANCES and isinstance(prepared.dtype, pd.CategoricalDtype)
 
 
+def evidently_scores(monitored, settings):
+    """Whether Evidently scores a column itself (a method other than the distances counted here,
+    or a numeric column compared on raw values), so this process needs Evidently too."""
+    return any(
+        settings.column(name, "method") not in DISTANCES
+        or (name in monitored.numeric and not settings.bins(name))
+        for name in monitored.names
+    )
+
+
 def _verdict(name, found, settings, rng):
     """One column's score, threshold and verdict, as compare() in drift.py finds them."""
     method, configured = settings.column(name, "method"), settings.column(name, "threshold")
@@ -224,9 +226,9 @@ def _evidently_column(name, ref, cur, method, threshold):
         ) from error
 
 
-def _report(shown, per_column, sensitive, settings):
+def _report(shown, per_column, sensitive, settings, reporter):
     """Evidently's report on the shown rows, each column at the threshold used for the verdict."""
     ref, cur = (pd.DataFrame(side) for side in shown)
     methods = {name: result["method"] for name, result in per_column.items()}
     thresholds = {name: result["threshold"] for name, result in per_column.items()}
-    return run_evidently(ref, cur, settings, methods, thresholds, sensitive)
+    return reporter.report(ref, cur, settings, methods, thresholds, sensitive)
