@@ -80,7 +80,7 @@ class Child:
         """Stop a child that was never sent its report (the comparison failed first)."""
         if self.process.poll() is None:
             self.process.kill()
-            self.process.communicate()
+        self.process.communicate()  # reaps it and closes its pipes
 
 
 def main():
