@@ -96,12 +96,16 @@ def test_a_10k_batch_logs_the_bytes_the_per_record_path_writes(
     """A batch is logged column by column (json_lines), not a dict per line: every line of
     both logs must still be, byte for byte, what the per-record path writes of the same
     record, id and answer (its dict through to_json), ids with tricky text included. (A
-    batch logs an int column's 12.0 as 12, as it always has.)"""
-    ints = {name for name, rule in contract["columns"].items() if rule.get("dtype") == "int"}
-    rows = [dict(record) for record in (records * 250)[:10_000]]
-    if len(spec.ids) == 1 and (spec.ids[0] not in spec.numeric):
+    batch logs a number as its column's type, 12.0 of an int column as 12, as it always has.)"""
+    kinds = {name: rule.get("dtype") for name, rule in contract["columns"].items()}
+    ints = {name for name, kind in kinds.items() if kind == "int"}
+    typed = {"int": int, "float": float}
+    rows = [{k: v for k, v in record.items() if k not in spec.ids}  # repeated: new ids
+            for record in (records * 250)[:10_000]]  # fmt: skip
+    if len(spec.ids) == 1:  # one id each, all different: tricky text, or a number
         for i, row in enumerate(rows):
-            row[spec.ids[0]] = f"{i}{TRICKY[i % len(TRICKY)]}"
+            text = spec.ids[0] not in ints
+            row[spec.ids[0]] = f"{i}{TRICKY[i % len(TRICKY)]}" if text else i
     if kind == "json":
         answer = real_client.post("/predict/batch", json={"records": rows})
     else:
@@ -119,7 +123,8 @@ def test_a_10k_batch_logs_the_bytes_the_per_record_path_writes(
         pid = batch["prediction_ids"][i]
         answered = {key: batch[BATCH_KEYS[key]][i] for key in task.answer_fields}
         prefixed = {f"_{key}": value for key, value in answered.items()}
-        record = {name: int(row[name]) if name in ints and row[name] is not None else row[name]
+        record = {name: typed[kinds.get(name)](row[name])
+                  if kinds.get(name) in typed and row[name] is not None else row[name]
                   for name in json.loads(line) if name in row}  # fmt: skip
         assert line == to_json({**record, "_ts": ts, "_model_version": "local",
                                 "_prediction_id": pid, **prefixed}) + b"\n", i  # fmt: skip
