@@ -20,8 +20,6 @@ Not a test: machines are noisy, so compare runs made one after the other.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import fcntl
 import json
 import shutil
 import subprocess
@@ -107,24 +105,16 @@ def run(runs: int) -> list[Path]:
         REPOSITORY,
         Checkout,
         bake_for_act,
-        base_image_lock,
         first_commit_pushed,
         set_param,
+        slim_base_tagged,
     )
 
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir(parents=True)
     repo = first_commit_pushed(Checkout(bake_for_act(WORK / "bake")), WORK)
-    done = subprocess.run(["bash", str(ROOT / "tests/support/base_image.sh")],
-                          capture_output=True, text=True, timeout=1800)  # fmt: skip
-    if done.returncode:
-        sys.exit(f"bench-ci: no base image: {done.stderr}")
-    slim = "docker.io/library/python:3.11-slim"
     logs = []
-    # The tests' protocol for the shared tag: held shared while in use, untagged by the last.
-    with open(base_image_lock(), "a") as lock, FakeGitHub() as fake:
-        fcntl.flock(lock, fcntl.LOCK_SH)
-        subprocess.run(["podman", "tag", "localhost/python-base:3.11", slim], check=True)
+    with slim_base_tagged(), FakeGitHub() as fake:  # the tests' protocol for the shared tag
         for n in range(1, runs + 1):
             value = f"C: 0.{n + 4}"
             head = repo.branch("tune", lambda p, v=value: set_param(p, "C: 1.0", v), value,
@@ -136,11 +126,6 @@ def run(runs: int) -> list[Path]:
             logs.append(result.raw)
             subprocess.run(["podman", "rmi", "-f", f"ghcr.io/{REPOSITORY}:{head}"],
                            capture_output=True)  # the image job's build  # fmt: skip
-        fcntl.flock(lock, fcntl.LOCK_UN)
-        with contextlib.suppress(BlockingIOError):
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            subprocess.run(["podman", "untag", "localhost/python-base:3.11", slim],
-                           capture_output=True)  # fmt: skip
     shutil.rmtree(WORK / "cache", ignore_errors=True)  # a GB per environment saved
     return logs
 

@@ -105,7 +105,14 @@ def github():
 
 @pytest.fixture(scope="module")
 def slim_base_image():
-    """The Dockerfile's default base, python:3.11-slim, as a local image: no registry here."""
+    with slim_base_tagged() as slim:
+        yield slim
+
+
+@contextlib.contextmanager
+def slim_base_tagged():
+    """The Dockerfile's default base, python:3.11-slim, as a local image: no registry here.
+    Also for bench/ci_path.py, which builds the image as the tests do."""
     done = subprocess.run(["bash", str(ROOT / "tests/support/base_image.sh")],
                           capture_output=True, text=True, timeout=1800)  # fmt: skip
     assert done.returncode == 0, done.stderr
@@ -115,12 +122,14 @@ def slim_base_image():
     with open(base_image_lock(), "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_SH)
         subprocess.run(["podman", "tag", "localhost/python-base:3.11", slim], check=True)
-        yield slim
-        fcntl.flock(lock, fcntl.LOCK_UN)
-        with contextlib.suppress(BlockingIOError):
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            subprocess.run(["podman", "untag", "localhost/python-base:3.11", slim],
-                           capture_output=True)  # fmt: skip
+        try:
+            yield slim
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+            with contextlib.suppress(BlockingIOError):
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                subprocess.run(["podman", "untag", "localhost/python-base:3.11", slim],
+                               capture_output=True)  # fmt: skip
 
 
 def base_image_lock() -> Path:
