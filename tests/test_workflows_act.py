@@ -192,6 +192,9 @@ class TestCiWorkflow:
                                  "publish": "skipped", "comment": "success"}, run.log()  # fmt: skip
         (comment,) = report_comments(github)
         assert "## Fairness" in comment["body"] and "roc_auc" in comment["body"], comment["body"]
+        lint = run.jobs["lint-test"]  # the alert rules' promtool tests ran, and passed
+        assert lint.steps["alerts"] == "success", run.log("lint-test")
+        assert "Unit Testing:  monitoring/prometheus/rules.test.yml" in lint.log, lint.log[-3000:]
         # Who the token writes as, then the PR's comments, then the one new comment.
         assert [(c.method, c.path.rsplit("/", 1)[-1]) for c in run.calls] == [
             ("GET", "user"),
