@@ -5,7 +5,9 @@ logs and metrics as for JSON."""
 import io
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
@@ -143,3 +145,17 @@ def test_a_table_is_logged_and_counted_as_the_json_batch(model, serve_params, st
     assert [{k: v for k, v in row.items() if k != "_ts"} for row in by_table] == kept
     assert [row["_prediction_id"] for row in by_table] == answer.json()["prediction_ids"]
     assert metric(client, "predict_batch_rows_count") == 2  # two predict calls, counted
+
+
+def test_a_text_feature_reaches_the_model_as_sent_with_nan_for_null():
+    """A table's text feature becomes the model's object column as a JSON batch's does: the
+    strings sent, NaN for a null and for a column not sent (it is built from the distinct
+    values, which the rows share)."""
+    from {{ cookiecutter.package }}.serving.column_rules import _model_array
+
+    text = SimpleNamespace(numeric=set())
+    values = _model_array(text, "f", pa.array(["a", None, "b", "a", None, ""]), 6)
+    assert values.dtype == object
+    assert [v if isinstance(v, str) else repr(v) for v in values] == ["a", "nan", "b", "a",
+                                                                      "nan", ""]  # fmt: skip
+    assert all(isinstance(v, float) and np.isnan(v) for v in _model_array(text, "f", None, 3))

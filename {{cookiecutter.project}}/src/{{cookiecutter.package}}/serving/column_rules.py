@@ -208,8 +208,9 @@ def _model_array(schema, name, column, count):
         column = pa.nulls(count, pa.float64() if name in schema.numeric else pa.string())
     if name in schema.numeric:
         return column.cast(pa.float64()).to_numpy(zero_copy_only=False)
-    values = column.to_numpy(zero_copy_only=False)
-    if column.null_count:
-        values = values.copy()
-        values[column.is_null().to_numpy(zero_copy_only=False)] = np.nan
-    return values
+    # One Python string per distinct value, not per row: the rows share them (fewer objects
+    # to make, and the model's encoder hashes each distinct string once).
+    encoded = pc.dictionary_encode(column)
+    words = np.append(encoded.dictionary.to_numpy(zero_copy_only=False), np.nan)
+    codes = pc.fill_null(encoded.indices, len(encoded.dictionary))  # null: the NaN after them
+    return words[codes.to_numpy()]
