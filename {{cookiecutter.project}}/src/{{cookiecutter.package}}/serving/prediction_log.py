@@ -226,9 +226,8 @@ def json_lines(columns):
     """One JSON object per row of these columns (key -> a list of one value per row, or one
     value for every row), each on its own line: byte for byte what to_json writes of each
     row's dict. Made with one to_json per column, whose text pyarrow splits into the rows'
-    values (a number has no comma, and between two JSON strings `","` is always the
-    separator) and joins into lines: its kernels run without the GIL, which the requests
-    need. One row (a single request) is cheaper as its dict."""
+    values and joins into lines: its kernels run without the GIL, which the requests need.
+    One row (a single request) is cheaper as its dict."""
     lists = [values for values in columns.values() if isinstance(values, list)]
     if len(lists[0]) == 1:
         return to_json({key: values[0] if isinstance(values, list) else values
@@ -244,26 +243,25 @@ def json_lines(columns):
         text = b""
     pieces.append(text + b'"' * quoted + b"}\n")
     lines = pc.binary_join_element_wise(*pieces, b"")  # the last one is the separator
-    start, end = np.frombuffer(lines.buffers()[1], np.int32)[[lines.offset, lines.offset + len(lines)]]
-    return lines.buffers()[2][start:end].to_pybytes()
-
-
-NUMBERS = {int, float, bool, type(None)}
+    offsets = np.frombuffer(lines.buffers()[1], np.int32)
+    start, end = offsets[lines.offset], offsets[lines.offset + len(lines)]
+    return lines.buffers()[2][start:end].to_pybytes()  # the lines are one run of bytes
 
 
 def _texts(values):
     """(each value's JSON text as a pyarrow binary array, True when these are strings
-    without their quotes)."""
-    kinds = set(map(type, values))
-    if kinds <= NUMBERS:
-        texts, opened = _split(to_json(values)[1:-1], b","), False
-    elif kinds == {str}:
-        texts, opened = _split(to_json(values)[2:-2], b'","'), True
-    else:  # nullable text, answers that are dicts: value by value
-        texts, opened = None, False
-    if texts is None or len(texts) != len(values):
-        texts, opened = pa.array(list(map(to_json, values)), pa.binary()), False
-    return texts, opened
+    without their quotes). The column's text splits at every comma when no value's text
+    holds one: each separator is a comma, so one inside a value adds a piece, and a count
+    that matches means there was none. Between two JSON strings, `","` is always the
+    separator (a quote inside one is escaped)."""
+    texts = _split(to_json(values)[1:-1], b",")
+    if len(texts) == len(values):
+        return texts, False
+    if all(type(value) is str for value in values):
+        texts = _split(to_json(values)[2:-2], b'","')
+        if len(texts) == len(values):
+            return texts, True
+    return pa.array(list(map(to_json, values)), pa.binary()), False  # value by value
 
 
 def _split(text, separator):
