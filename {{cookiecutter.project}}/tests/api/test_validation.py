@@ -225,3 +225,79 @@ def test_values_beyond_what_training_saw_are_served_and_counted(client, records,
         assert counted == 3, (column, kind)
     assert any(number in r.getMessage() and "above_observed_max" in r.getMessage()
                for r in caplog.records)  # fmt: skip
+
+
+# A batch's JSON is decoded straight into columns (msgspec); the request models (pydantic)
+# have the last word on anything that decoder refuses. So the decoder must never take what
+# the models refuse, nor read a value otherwise. Each record below is spliced as raw text
+# into a batch beside a plain one: duplicate keys, NaN and bad bytes are not Python values.
+PLAIN = '{"x": 1.5, "n": 3, "z": null, "c": "a", "s": "f", "key": 1}'
+TAKEN = [  # the columns take these, and read them as the models do
+    '{"x": 1, "n": 2.0, "c": "\\u00e9", "key": 2}',  # 1 for a float, 2.0 for an int, an escape
+    '{"x": 0, "n": 100000000000000000000, "z": 1e-400, "c": "a", "key": 2}',
+    '{"x": -0.0, "n": 0, "z": 2.5, "c": "a", "s": null, "k\\u0065y": 99999999999999999999999}',
+    '{"x": 5, "x": 2, "n": 1, "c": "a", "key": 3}',  # the last of duplicate keys counts
+    '{"x": 10, "n": 1e2, "c": "\\u00e9", "key": 4}',
+]
+DECIDED = [  # the models' answer (a 422, a 400, or a 200 of a key first bad, then good)
+    '{"x": true, "n": 3, "c": "a", "key": 5}', '{"x": 1, "n": true, "c": "a", "key": 5}',
+    '{"x": 1, "n": 1.5, "c": "a", "key": 5}', '{"x": "5", "n": 3, "c": "a", "key": 5}',
+    '{"x": NaN, "n": 3, "c": "a", "key": 5}', '{"x": Infinity, "n": 3, "c": "a", "key": 5}',
+    '{"x": -Infinity, "n": 3, "c": "a", "key": 5}', '{"x": 1e400, "n": 3, "c": "a", "key": 5}',
+    '{"x": 1, "n": 1e400, "c": "a", "key": 5}', '{"x": 1, "n": 1' + "0" * 400 + ', "key": 5}',
+    '{"x": 1, "n": 3, "c": "a", "key": 17.0}', '{"x": 1, "n": 3, "c": "a", "key": true}',
+    '{"x": 1, "n": 3, "c": "a", "key": null}', '{"x": 1, "n": 3, "c": "a", "key": "17"}',
+    '{"x": 1, "n": 3, "c": "a", "w": 1, "key": 5}', '{"n": 3, "c": "a", "key": 5}',
+    '{"x": null, "n": 3, "c": "a", "key": 5}', '{"x": 1, "n": 3, "c": "b", "key": 5}',
+    '{"x": 1, "n": 3, "c": 1, "key": 5}', '{"x": 11, "n": 3, "c": "a", "key": 5}',
+    '{"x": -1, "n": 3, "c": "a", "key": 5}', '{"x": 1, "n": -1, "c": "a", "key": 5}',
+    '{"x": 1, "n": 3, "c": "", "key": 5}', '{"x": 1, "n": 3, "c": "\\ud800", "key": 5}',
+    '{"x": 1, "n": 3, "c": "\\u00e9\xff", "key": 5}', '{"x": 1, "n": 3, "c": "a", "key": 1}',
+    '{"x": 1, "n": 3, "c": "a", "x": true, "key": 5}', '{"x": 1, "n": 3, "c": "a", "s": 5}',
+    '{"x": true, "x": 2, "n": 1, "c": "a", "key": 3}', '{"x": 1, "n": 3, "c": "a"}',
+]
+
+
+@pytest.fixture(scope="module")
+def tricky_schema():
+    from {{ cookiecutter.package }}.serving.request_models import request_schema
+
+    rules = {"x": {"dtype": "float", "min": 0, "max": 10}, "n": {"dtype": "int", "min": 0},
+             "z": {"dtype": "float", "nullable": True}, "c": {"dtype": "str",
+             "allowed": ["a", "\u00e9"]}, "s": {"dtype": "str"}, "key": {"dtype": "int"}}  # fmt: skip
+    return request_schema({"target": "y", "positive_class": None, "numeric": ["x", "n", "z"],
+                           "categorical": ["c"], "sensitive": ["s"], "ids": ["key"],
+                           "rules": rules}, 10)  # fmt: skip
+
+
+def _outcome(schema, body):
+    """(status, the 422's body) or (200, the model's columns as text, the ids sent)."""
+    from {{ cookiecutter.package }}.serving.request_body import RequestProblem
+
+    try:
+        batch = schema.batch(body)
+        ids = schema.prediction_ids(batch)
+    except RequestProblem as problem:
+        return problem.status, problem.body
+    columns = {name: [repr(value) for value in values.tolist()]
+               for name, values in schema.arrays(batch).items()}  # fmt: skip
+    return 200, columns, [i for i in ids if len(i) != 32], batch
+
+
+def _by_models(schema, body):
+    """The outcome when the request models decode the batch (no column decoder)."""
+    models_only = object.__new__(type(schema))
+    models_only.__dict__.update(schema.__dict__, _json_columns=lambda body: None)
+    return _outcome(models_only, body)
+
+
+@pytest.mark.parametrize("record", TAKEN + DECIDED)
+def test_the_json_column_decoder_takes_what_the_request_models_take(tricky_schema, record):
+    from {{ cookiecutter.package }}.serving.column_rules import ColumnBatch
+
+    body = ('{"records": [' + PLAIN + ", " + record + "]}").encode("utf-8", "surrogateescape")
+    body = body.replace(b"\\u00e9\xff", b"\\u00e9\xff"[:-1] + b"\xff")  # a byte that is no UTF-8
+    found, expected = _outcome(tricky_schema, body), _by_models(tricky_schema, body)
+    assert found[:3] == expected[:3]
+    if record in TAKEN:  # and the columns, not the models, took it
+        assert isinstance(found[3], ColumnBatch), found

@@ -86,6 +86,8 @@ def _plain(error):
 def _short(value):
     if value is None or isinstance(value, bool):
         return True
-    if isinstance(value, int | float):
-        return math.isfinite(value) and abs(value) < 1e15  # NaN has no JSON; 10**400 is long
+    if isinstance(value, int):
+        return abs(value) < 10**15  # 10**400 is long (and no float)
+    if isinstance(value, float):
+        return math.isfinite(value) and abs(value) < 1e15  # NaN has no JSON
     return isinstance(value, str) and len(value) <= MAX_ECHO_CHARS

@@ -15,15 +15,14 @@ are checked as columns only.
 
 import os
 import uuid
-from itertools import repeat
+from operator import attrgetter
 from typing import Annotated, Literal, NotRequired
 
+import msgspec
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import typing_extensions
 from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
-from pydantic_core import from_json
 
 from ..config import Columns
 from . import column_rules
@@ -77,6 +76,9 @@ class RequestSchema:
         self.batch_type = _typed_dict("BatchRequest", {"records": records})
         self._record = TypeAdapter(self.record_type)
         self._batch = TypeAdapter(self.batch_type)
+        self._json_fields = [f"f{i}" for i in range(len(self.rules_of))]  # any column name
+        self._json_required = {name for name, rule in self.rules_of.items() if rule["required"]}
+        self._json_decoder = _json_decoder(self.rules_of, self.ids, self._json_fields)
 
     def record(self, body):
         """One validated record (a dict) from the raw JSON body, or a 422 naming the field."""
@@ -98,31 +100,27 @@ class RequestSchema:
         return records
 
     def _json_columns(self, body):
-        """A JSON batch as columns, when every value has its column's JSON type and the
-        columns pass their rules; else None (the request models then name what is wrong)."""
+        """A JSON batch as columns, when msgspec decodes it into the contract's types (in C:
+        true is no number, 1.5 no id, "5" no number, no unknown field, no null where none is
+        allowed) and the values pass their rules; else None (the request models then name
+        what is wrong, so the 422 is the same whichever decoder ran)."""
         try:
-            parsed = from_json(body, allow_inf_nan=False)
-            records = parsed.get("records") if type(parsed) is dict and len(parsed) == 1 else None
-            if type(records) is not list or set(map(type, records)) != {dict}:
-                return None
-            sent = set().union(*records)
-            if not sent <= self.rules_of.keys():
-                return None
-            columns = {}
-            for name in sent:
-                rule = self.rules_of[name]
-                values = list(map(dict.get, records, repeat(name)))
-                accepted = JSON_TYPES[rule["kind"]] | ({type(None)} if rule["nullable"] and
-                                                      name not in self.ids else set())  # fmt: skip
-                if rule["kind"] != "string" and not set(map(type, values)) <= accepted:
-                    return None  # pyarrow would take true as 1 and 1.5 as an int
-                columns[name] = pa.array(values, column_rules.TARGETS[rule["kind"]][0])
-                if name in self.ids and columns[name].null_count:
-                    return None  # an id is never null in JSON; absent, it is new
-            return column_rules.validate(self, columns, len(records), ("body", "records"))
-        except (ValueError, TypeError, AttributeError, OverflowError, pa.ArrowException,
-                RequestProblem):  # fmt: skip
+            records = self._json_decoder.decode(body).records
+        except (msgspec.MsgspecError, ValueError):  # not UTF-8 is a ValueError too
             return None
+        if not 1 <= len(records) <= self.max_batch_records:
+            return None
+        sent = {}
+        for name, field in zip(self.rules_of, self._json_fields, strict=True):
+            values = list(map(attrgetter(field), records))
+            if name not in self._json_required and msgspec.UNSET in values:
+                if values.count(msgspec.UNSET) == len(values):
+                    continue  # no record sent it
+                if name in self.ids:
+                    return None  # an id is sent by all or none; the models say which lacks it
+                values = [None if value is msgspec.UNSET else value for value in values]
+            sent[name] = values
+        return _json_batch(self, sent, len(records))
 
     def prediction_ids(self, records, where=("body", "records")):
         """One id per record: what it sent in the id columns, as text (several columns joined
@@ -271,9 +269,6 @@ def _field(rule, numeric, optional):
     return NotRequired[kind] if optional or rule.get("nullable") else kind
 
 
-JSON_TYPES = {"number": {int, float}, "integer": {int}, "string": {str}}  # bool is no number
-
-
 def _column_rule(rule, numeric, optional, is_id):
     """What column_rules checks of one column: the same rules as `_field` and `_id_field`.
     In a table an id column may hold nulls (rows without an id get a new one)."""
@@ -290,6 +285,84 @@ def _column_rule(rule, numeric, optional, is_id):
     if rule["dtype"] in ("int", "float"):
         found |= {key: rule[key] for key in ("min", "max") if key in rule}
     return {**found, "kind": "number", "whole": rule["dtype"] == "int"}
+
+
+def _json_decoder(rules_of, ids, fields):
+    """A msgspec decoder of `{"records": [...]}` into one struct per record, each field typed
+    as the column's rule says: a number takes ints and floats (an int column's floats are
+    checked whole later), an id no null, and a column that may be absent is UNSET there."""
+    types = {"number": float, "integer": int, "string": str}
+    specs = []
+    for (name, rule), field in zip(rules_of.items(), fields, strict=True):
+        kind = int | float if rule.get("whole") else types[rule["kind"]]
+        if rule["nullable"] and name not in ids:
+            kind = kind | None
+        specs.append((field, kind) if rule["required"]
+                     else (field, kind | msgspec.UnsetType, msgspec.UNSET))  # fmt: skip
+    record = msgspec.defstruct("Record", specs, kw_only=True, forbid_unknown_fields=True,
+                               gc=False, rename=dict(zip(fields, rules_of, strict=True)))  # fmt: skip
+    batch = msgspec.defstruct("Batch", [("records", list[record])], forbid_unknown_fields=True)
+    return msgspec.json.Decoder(batch)
+
+
+def _json_batch(schema, sent, count):
+    """A ColumnBatch of a decoded JSON batch's columns (name -> Python values, None for
+    null), or None when a value breaks a rule (min, max, whole, allowed, empty id). The
+    model's arrays are made from the values without a detour through Arrow."""
+    logged, arrays = {}, {}
+    for name, values in sent.items():
+        rule = schema.rules_of[name]
+        if rule["kind"] == "number":
+            try:
+                numbers = np.array(values, dtype="float64")  # None becomes NaN
+            except OverflowError:  # an int past 1e308: the request models say so
+                return None
+            if not _numbers_pass(rule, numbers):
+                return None
+            arrays[name] = numbers
+            if rule["whole"] and float in set(map(type, values)):
+                values = [None if v is None else int(v) for v in values]  # 25.0 is logged 25
+        elif rule.get("allowed") is not None:
+            if not set(values) <= {*rule["allowed"], None}:
+                return None
+        elif rule.get("min_length") and "" in values:
+            return None
+        logged[name] = values
+    for name in schema.features:
+        if name not in arrays:
+            arrays[name] = _object_array(sent.get(name), name in schema.numeric, count)
+    return JsonBatch(arrays, logged, count)
+
+
+def _numbers_pass(rule, numbers):
+    """True when these floats (NaN for null) keep the rule's min, max and whole numbers."""
+    if "min" in rule and (numbers < rule["min"]).any():  # NaN compares false
+        return False
+    if "max" in rule and (numbers > rule["max"]).any():
+        return False
+    return not rule["whole"] or not (np.isfinite(numbers) & (numbers != np.trunc(numbers))).any()
+
+
+def _object_array(values, numeric, count):
+    """A feature as RequestSchema.arrays makes it: NaN for null (all of them when unsent)."""
+    if values is None:
+        return np.full(count, np.nan, dtype="float64" if numeric else object)
+    if None in values:
+        values = [np.nan if value is None else value for value in values]
+    return np.array(values, dtype=object)
+
+
+class JsonBatch(ColumnBatch):
+    """A ColumnBatch whose columns are the Python values decoded from the JSON body."""
+
+    def rows(self, picked):
+        if isinstance(picked, range) and len(picked) == len(self):
+            return dict(self._columns)
+        return {name: list(map(values.__getitem__, picked))
+                for name, values in self._columns.items()}  # fmt: skip
+
+    def sent(self, name):
+        return self._columns.get(name) or [None] * len(self)
 
 
 def _id_field(rule):
