@@ -7,10 +7,10 @@ so monitoring can compare groups) and the id columns (not scored: the answer's
 contract, so a request the model was never trained for gets a 422 naming the field.
 
 One record is a pydantic TypedDict validated straight from the JSON bytes by pydantic-core.
-A batch is checked column by column (serving/column_rules.py): a JSON batch's values are
-gathered into columns and checked there, and only a batch that breaks a rule goes through the
-request models, for the same 422 as ever; Arrow, Parquet and CSV bodies (serving/columnar.py)
-are checked as columns only.
+A JSON batch is decoded by msgspec straight into one typed list per column and checked there;
+only a batch that breaks a rule goes through the request models, for the same 422 as ever.
+Arrow, Parquet and CSV bodies (serving/columnar.py) are checked as columns only
+(serving/column_rules.py).
 """
 
 import os
