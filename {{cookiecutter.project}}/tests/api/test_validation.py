@@ -255,7 +255,7 @@ DECIDED = [  # the models' answer (a 422, a 400, or a 200 of a key first bad, th
     '{"x": 1, "n": 3, "c": "\\u00e9\xff", "key": 5}', '{"x": 1, "n": 3, "c": "a", "key": 1}',
     '{"x": 1, "n": 3, "c": "a", "x": true, "key": 5}', '{"x": 1, "n": 3, "c": "a", "s": 5}',
     '{"x": true, "x": 2, "n": 1, "c": "a", "key": 3}', '{"x": 1, "n": 3, "c": "a"}',
-]
+]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -263,8 +263,9 @@ def tricky_schema():
     from {{ cookiecutter.package }}.serving.request_models import request_schema
 
     rules = {"x": {"dtype": "float", "min": 0, "max": 10}, "n": {"dtype": "int", "min": 0},
-             "z": {"dtype": "float", "nullable": True}, "c": {"dtype": "str",
-             "allowed": ["a", "\u00e9"]}, "s": {"dtype": "str"}, "key": {"dtype": "int"}}  # fmt: skip
+             "z": {"dtype": "float", "nullable": True}, "s": {"dtype": "str"},
+             "c": {"dtype": "str", "allowed": ["a", "\u00e9"]},
+             "key": {"dtype": "int"}}  # fmt: skip
     return request_schema({"target": "y", "positive_class": None, "numeric": ["x", "n", "z"],
                            "categorical": ["c"], "sensitive": ["s"], "ids": ["key"],
                            "rules": rules}, 10)  # fmt: skip

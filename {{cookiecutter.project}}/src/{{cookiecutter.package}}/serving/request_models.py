@@ -299,8 +299,9 @@ def _json_decoder(rules_of, ids, fields):
             kind = kind | None
         specs.append((field, kind) if rule["required"]
                      else (field, kind | msgspec.UnsetType, msgspec.UNSET))  # fmt: skip
+    names = dict(zip(fields, rules_of, strict=True))
     record = msgspec.defstruct("Record", specs, kw_only=True, forbid_unknown_fields=True,
-                               gc=False, rename=dict(zip(fields, rules_of, strict=True)))  # fmt: skip
+                               gc=False, rename=names)  # fmt: skip
     batch = msgspec.defstruct("Batch", [("records", list[record])], forbid_unknown_fields=True)
     return msgspec.json.Decoder(batch)
 
