@@ -97,9 +97,22 @@ def build_parser():
 
 
 def main(argv=None):
+    command = argv is None  # this process runs one command (not main(argv) from Python)
     argv = sys.argv[1:] if argv is None else list(argv)
-    parser, subparsers = build_parser()
     verb = next((word for word in argv if not word.startswith("-")), None)
+    if verb == "drift" and command and "-h" not in argv and "--help" not in argv:
+        from .monitoring import drift_report
+
+        drift_report.start_early()  # Evidently's import (seconds) overlaps all that follows
+        try:
+            return _run(argv, verb)
+        finally:
+            drift_report.stop_early()  # when the verb did not use it
+    return _run(argv, verb)
+
+
+def _run(argv, verb):
+    parser, subparsers = build_parser()
     module = None
     if verb in VERBS:
         module = importlib.import_module(f".{VERBS[verb][0]}", __package__)

@@ -342,6 +342,90 @@ def test_a_large_window_has_its_report_made_by_a_child_process(capsys):
     assert Path("reports/drift.html").stat().st_size > 10_000  # Evidently's report
 
 
+def as_command(*args, before=""):
+    """`drift` run as the command itself (main() reading sys.argv) in a fresh process, after
+    `before`; every drift_report.Child it starts is kept in `children`, with whether the verb's
+    module was still unimported then."""
+    package = drift_report.__name__.split(".")[0]
+    script = "\n".join([
+        "import sys",
+        f"from {package}.monitoring import drift_report",
+        "children, Child = [], drift_report.Child",
+        "class Kept(Child):",
+        "    def __init__(self):",
+        "        super().__init__()",
+        f"        children.append((self, '{package}.monitoring.drift' not in sys.modules))",
+        "drift_report.Child = Kept",
+        before,
+        f"from {package}.cli import main",
+        f"sys.argv = ['drift', 'drift', *{[str(arg) for arg in args]!r}]",
+        "code = main()",
+        "sys.exit(code)",
+    ])  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-c", script],
+        env=dict(os.environ, PYTHONPATH=str(Path(drift_report.__file__).parents[2])),
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+
+
+def test_the_command_starts_the_report_process_before_its_imports_and_uses_it_at_any_size(
+    capsys,
+):
+    """Run as a command, `drift` starts the child that imports Evidently before it imports the
+    verb or reads anything, and that child makes the report of a small window too: the verdicts
+    are the in-process ones, and the `drift` process itself never imports Evidently."""
+    table(1000, seed=2, amount_shift=8).to_csv("current.csv", index=False)
+    code, _ = drift(capsys, "--current", "current.csv")  # in-process, a small window: here
+    here = report()
+    Path("reports/drift.html").unlink()
+    checks = "\n".join([
+        "import atexit, os",
+        "def check():",
+        "    assert len(children) == 1 and children[0][1], 'not one child before the imports'",
+        "    assert children[0][0].process.returncode == 0, 'the child did not finish'",
+        "    assert 'evidently' not in sys.modules, 'imported by drift'",
+        "    print('checked')",
+        "atexit.register(check)",
+    ])  # fmt: skip
+    child = as_command("--current", "current.csv", before=checks)
+    assert child.returncode == code == DRIFT_EXIT, child.stderr
+    assert "checked" in child.stdout and "Error" not in child.stderr, child.stderr
+    assert report()["columns"] == here["columns"] and report()["drifted_columns"] == ["amount"]
+    assert Path("reports/drift.html").stat().st_size > 10_000  # Evidently's report
+
+
+@pytest.mark.parametrize("case", ["memory engine", "Evidently scores a column", "a bad file"])
+def test_a_report_process_the_command_does_not_use_is_stopped_and_leaves_no_process(case):
+    """The child started early is stopped, and reaped, when the report is made here (the
+    memory engine, a column Evidently scores) or the verb fails before the report."""
+    table(1000, seed=2).to_csv("current.csv", index=False)
+    if case == "memory engine":
+        set_drift(engine="memory")
+    if case == "Evidently scores a column":
+        set_drift(numeric_bins=None)  # raw values: Evidently computes their distance
+    current = "missing.csv" if case == "a bad file" else "current.csv"
+    checks = "\n".join([
+        "import atexit, os",
+        "def check():",
+        "    assert len(children) == 1, 'not one child'",
+        "    assert children[0][0].process.returncode is not None, 'the child is still running'",
+        "    try:",
+        "        os.kill(children[0][0].process.pid, 0)",
+        "        raise AssertionError('the child process is left behind')",
+        "    except ProcessLookupError:",
+        "        print('checked')",
+        "atexit.register(check)",
+    ])  # fmt: skip
+    child = as_command("--current", current, before=checks)
+    assert child.returncode == (1 if case == "a bad file" else 0), child.stderr
+    assert "checked" in child.stdout and "AssertionError" not in child.stderr, child.stderr
+    if case == "a bad file":
+        assert "missing.csv" in child.stderr.strip().splitlines()[-1]
+    else:
+        assert Path("reports/drift.html").stat().st_size > 10_000  # made in the process
+
+
 def test_an_error_in_the_report_process_is_one_clear_sentence():
     """Evidently refusing the settings in the child is the same CliError as here."""
     frame = pd.DataFrame({"plan": pd.Categorical(["basic", "plus", "basic"])})

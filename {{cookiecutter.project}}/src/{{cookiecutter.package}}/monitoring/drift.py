@@ -37,6 +37,7 @@ from ..config import REPORTS_DIR, CliError, columns, load_params, load_schema
 from ..reports import markdown_table, write_report
 from ..serving.prediction_log import log_path
 from .drift_inputs import Monitored, contract_notes, read_table, reference_table, spool_table
+from .drift_report import stop_early
 from .importance import WEIGHTINGS, column_weights
 from .thresholds import window_thresholds
 
@@ -323,8 +324,8 @@ def in_memory(params, monitored, settings, args, seed):
 
 def streamed(params, monitored, settings, args, seed, folder):
     """drift.engine: stream: both sides spooled under `folder`, compared a column at a time.
-    Evidently's import (seconds) starts once the current window's size is known, and runs
-    while the rest is read and counted (drift_report)."""
+    Evidently's import (seconds) runs while the sides are read and counted: in the child the
+    CLI started, else from once the current window's size is known (drift_report)."""
     from .drift_report import reporter
     from .drift_stream import compare_streamed, evidently_scores
 
@@ -356,6 +357,7 @@ def drift(args):
     settings = load_settings(params, monitored, args)
     seed = params["data"]["seed"]
     if settings.engine == "memory":
+        stop_early()  # a child the CLI started: this engine's report is made here, on every row
         reference, current, found = in_memory(params, monitored, settings, args, seed)
     else:
         from .drift_stream import remove, spool_folder

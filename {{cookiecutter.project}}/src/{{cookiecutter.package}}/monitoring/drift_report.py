@@ -8,8 +8,14 @@ drawn from (at most drift_stream.REPORT_ROWS per side, already binned), writes d
 exits. A small window has little reading to overlap, and a process that runs `drift` more than
 once (the tests) imports Evidently once: there the import runs in a thread and the report is
 made here. The verdicts are computed by this process either way; only the HTML moves.
+
+Run as the command itself (`PACKAGE drift`, not main(argv) from Python), the CLI starts the
+child before it even imports the verb (start_early), so Evidently's import also overlaps those
+imports; that child makes the report at any window size, and is stopped unused when this
+process needs Evidently itself, or the memory engine runs, or the verb fails first.
 """
 
+import gc
 import importlib
 import os
 import pickle
@@ -24,10 +30,30 @@ CHILD_ROWS = 100_000  # current rows from which the report is made in a child pr
 CLI_ERROR = 2  # the child's exit code for a CliError, whose sentence it prints on stderr
 
 
+_early = []  # the Child start_early() started, until reporter() takes it or stop_early()
+
+
+def start_early():
+    """Start the child now, before the verb's imports and reading: `drift` run as a command."""
+    _early.append(Child())
+
+
+def stop_early():
+    """Stop a child start_early() started that nothing took: no process is left behind."""
+    while _early:
+        _early.pop().close()
+
+
 def reporter(rows, here=False):
-    """A Child for a window of CHILD_ROWS rows or more, else Here; Here as well when this
-    process needs Evidently itself (`here`: a column whose method Evidently computes)."""
-    return Child() if rows >= CHILD_ROWS and not here else Here()
+    """The child started early, else a Child for a window of CHILD_ROWS rows or more, else
+    Here; Here as well when this process needs Evidently itself (`here`: a column whose method
+    Evidently computes), and then an early child is stopped."""
+    if here:
+        stop_early()
+        return Here()
+    if _early:
+        return _early.pop()
+    return Child() if rows >= CHILD_ROWS else Here()
 
 
 class Here:
@@ -84,8 +110,15 @@ class Child:
 
 
 def main():
+    # Importing Evidently builds a few hundred thousand objects that live as long as this
+    # process: the collector's passes over them during the import find nothing to free, and at
+    # exit the interpreter's final passes over them took seconds. So the import runs with the
+    # collector off, and what it built is then frozen out of every later pass.
+    gc.disable()
     import evidently.presets  # noqa: F401  (what this process is for: before the job comes)
 
+    gc.freeze()
+    gc.enable()
     from .drift import run_evidently
 
     job, path = pickle.loads(sys.stdin.buffer.read())
