@@ -28,7 +28,8 @@ reference, and which rows were sampled) to a bounded queue and a writer thread a
 lines. When the queue is full (the disk cannot keep up) the batch is dropped and counted, so
 the server slows down for nobody. A batch scored column-wise (a ColumnBatch and its Answers)
 is written column-wise too: one to_json per column, not one dict per line, and the same bytes
-(`json_lines`); the writer holds the GIL, so its cost would be taken from the requests.
+(`json_lines`). The writer shares the GIL with the requests, so pyarrow kernels, which run
+without it, split the columns' text and join the lines.
 """
 
 import contextlib
