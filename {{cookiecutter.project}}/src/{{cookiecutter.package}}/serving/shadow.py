@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from . import collector
+from .answers import Answers
 
 log = logging.getLogger(__name__)
 
@@ -142,22 +143,21 @@ class Shadow:
         records = [record for item in batch for record in item[0]]
         start = time.perf_counter()
         frame = pd.DataFrame(model.schema.arrays(records), copy=False)
-        answers = self.task.answers(model.pipeline, frame, model.labels)
+        columns = self.task.answer_columns(model.pipeline, frame, model.labels)
         spent = time.perf_counter() - start
         self.metrics.shadow_latency.observe(spent)
         served = [answer["prediction"] for item in batch for answer in item[2]]
-        shadowed = [answer["prediction"] for answer in answers]
-        same = int(agreeing(served, shadowed, self.task.name == "regression").sum())
+        same = int(agreeing(served, columns["prediction"], self.task.name == "regression").sum())
         self.metrics.shadow_answers.labels("same").inc(same)
         self.metrics.shadow_answers.labels("different").inc(len(records) - same)
-        at = 0
+        kept, at = self.task.kept_columns(columns), 0
         for rows, ids, _, predict_ms, logged in batch:
-            mine = answers[at : at + len(rows)]
-            at += len(rows)
+            count, at = len(rows), at + len(rows)
             if logged:
-                kept = [{**self.task.kept(answer), "predict_ms": spent * 1000,
-                         "served_predict_ms": predict_ms} for answer in mine]  # fmt: skip
-                self.log.add(rows, model.version, kept, ids)
+                mine = {key: values[at - count : at] for key, values in kept.items()}
+                times = {"predict_ms": [spent * 1000] * count,
+                         "served_predict_ms": [predict_ms] * count}  # fmt: skip
+                self.log.add(rows, model.version, Answers({**mine, **times}), ids)
 
     # -- the version --------------------------------------------------------------------
     async def keep_current(self, served):
