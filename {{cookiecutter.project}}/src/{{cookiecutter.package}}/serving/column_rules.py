@@ -99,7 +99,7 @@ def _check(name, rule, column):
         errors += _rows(name, nulls, "missing", "Input should not be null (not nullable)", None)
     if kind == "number":
         values = column.to_numpy(zero_copy_only=False)
-        errors += _numbers(name, rule, values, nulls.to_numpy(zero_copy_only=False))
+        errors += number_errors(name, rule, values, nulls.to_numpy(zero_copy_only=False))
     elif kind == "string" and rule.get("allowed") is not None:
         allowed = pa.array(rule["allowed"], pa.string())
         outside = pc.and_(pc.invert(pc.is_in(column, allowed)), pc.is_valid(column))
@@ -146,7 +146,9 @@ def _parses(value, target):
     return True
 
 
-def _numbers(name, rule, values, nulls):
+def number_errors(name, rule, values, nulls):
+    """The rows of these floats (`nulls`: where they are null) that break the rule: not
+    finite, below min, above max, or not whole in an int column."""
     found = []
     finite = np.isfinite(values)
     found += _rows(name, ~finite & ~nulls, "finite_number", "Input should be a finite number",

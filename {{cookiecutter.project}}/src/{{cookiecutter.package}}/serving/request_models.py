@@ -318,7 +318,7 @@ def _json_batch(schema, sent, count):
                 numbers = np.array(values, dtype="float64")  # None becomes NaN
             except OverflowError:  # an int past 1e308: the request models say so
                 return None
-            if not _numbers_pass(rule, numbers):
+            if column_rules.number_errors(name, rule, numbers, np.isnan(numbers)):
                 return None
             arrays[name] = numbers
             if rule["whole"] and float in set(map(type, values)):
@@ -333,15 +333,6 @@ def _json_batch(schema, sent, count):
         if name not in arrays:
             arrays[name] = _object_array(sent.get(name), name in schema.numeric, count)
     return JsonBatch(arrays, logged, count)
-
-
-def _numbers_pass(rule, numbers):
-    """True when these floats (NaN for null) keep the rule's min, max and whole numbers."""
-    if "min" in rule and (numbers < rule["min"]).any():  # NaN compares false
-        return False
-    if "max" in rule and (numbers > rule["max"]).any():
-        return False
-    return not rule["whole"] or not (np.isfinite(numbers) & (numbers != np.trunc(numbers))).any()
 
 
 def _object_array(values, numeric, count):
