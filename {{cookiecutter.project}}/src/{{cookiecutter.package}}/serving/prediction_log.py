@@ -192,11 +192,13 @@ class PredictionLog:
                     answer = {f"_{key}": value for key, value in answers[i].items()}
                     out.write({**records[i], "_ts": when, "_model_version": version,
                                "_prediction_id": ids[i], **answer})  # fmt: skip
+            out.flush()  # counted once on disk: a reader the metric sends finds every row
             self.on_write(len(picked))
         if ids_out is not None:
             ids_out.write_columns({"prediction_id": list(ids), "ts": when,
                                    "model_version": version,
                                    **self.kept(_columns(answers))})  # fmt: skip
+            ids_out.flush()
             self.on_ids(len(ids), 0)
 
 
